@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+let package = Package(
+    name: "Shoal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Shoal", targets: ["Shoal"]),
+        .executable(name: "shoal", targets: ["ShoalCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "Bencode"),
+        .target(name: "Metainfo", dependencies: [
+            "Bencode",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Storage", dependencies: [
+            "Metainfo",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage"]),
+        .executableTarget(name: "ShoalCLI", dependencies: [
+            "Shoal",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
+        .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "InteropTests", dependencies: ["Shoal"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// Fuzz targets are built only by Fuzz/run (SHOAL_FUZZ=1) with `--sanitize fuzzer`: they define
+// LLVMFuzzerTestOneInput instead of main, so they cannot link in an ordinary build.
+if ProcessInfo.processInfo.environment["SHOAL_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "FuzzBencode", dependencies: ["Bencode"], path: "Fuzz/FuzzBencode",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzMetainfo", dependencies: ["Metainfo"], path: "Fuzz/FuzzMetainfo",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzMagnet", dependencies: ["Metainfo"], path: "Fuzz/FuzzMagnet",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ]
+}

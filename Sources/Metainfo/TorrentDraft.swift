@@ -1,0 +1,158 @@
+import Bencode
+
+/// A torrent being made: its files laid out in the piece address space, waiting for their hashes.
+///
+/// Making a torrent takes two steps because hashing needs the layout: a draft first places the files (and,
+/// for hybrids, the BEP 47 padding files that align each file to a piece), then the caller hashes the data
+/// (Storage's `TorrentCreator` does) and ``build(v1PieceHashes:v2Trees:)`` writes the info dictionary.
+public struct TorrentDraft: Sendable {
+    /// A file to include, with its path below the torrent's root (for a single-file torrent, its name).
+    public struct SourceFile: Sendable, Hashable {
+        public var path: [String]
+        public var length: Int64
+        public var attributes: FileAttributes
+        public init(path: [String], length: Int64, attributes: FileAttributes = []) {
+            self.path = path
+            self.length = length
+            self.attributes = attributes
+        }
+    }
+
+    /// A v2 file's merkle root and piece layer, as hashing produced them.
+    public struct MerkleHashes: Sendable, Hashable {
+        public var root: SHA256Hash
+        /// One hash per piece; needed only for files larger than a piece.
+        public var pieceLayer: [SHA256Hash]
+        public init(root: SHA256Hash, pieceLayer: [SHA256Hash]) {
+            self.root = root
+            self.pieceLayer = pieceLayer
+        }
+    }
+
+    public let name: String
+    public let isSingleFile: Bool
+    public let version: TorrentVersion
+    public let pieceLength: Int
+    /// The files as they will appear in the torrent, padding included, with offsets.
+    public let files: [FileEntry]
+    /// The size of the piece address space.
+    public let pieceSpaceSize: Int64
+
+    public var trackers: [[String]] = []
+    public var webSeeds: [String] = []
+    public var comment: String?
+    public var createdBy: String?
+    public var creationDate: Int64?
+    public var isPrivate = false
+    public var source: String?
+
+    /// The number of pieces.
+    public var pieceCount: Int { Int((pieceSpaceSize + Int64(pieceLength) - 1) / Int64(pieceLength)) }
+
+    /// Lays out `files` in the given order (Shoal sorts them as a v2 file tree orders them).
+    public init(name: String, isSingleFile: Bool, files sources: [SourceFile], pieceLength: Int,
+                version: TorrentVersion) throws(MetainfoError) {
+        guard pieceLength >= MerkleTree.blockSize, pieceLength & (pieceLength - 1) == 0,
+              pieceLength <= TorrentInfo.Limits.maxPieceLength else {
+            throw MetainfoError(.invalidValue("piece length must be a power of two from 16 KiB to \(TorrentInfo.Limits.maxPieceLength >> 20) MiB, not \(pieceLength)"), key: "info.piece length")
+        }
+        guard !isSingleFile || sources.count == 1 else {
+            throw MetainfoError(.inconsistent("a single-file torrent has exactly one file"))
+        }
+        let piece = Int64(pieceLength)
+        let lastWithData = sources.lastIndex { $0.length > 0 }
+        var files: [FileEntry] = []
+        var offset: Int64 = 0
+        for (i, source) in sources.enumerated() {
+            if version == .v2, source.length > 0 { offset = (offset + piece - 1) / piece * piece }
+            let path = isSingleFile ? [name] : [name] + source.path
+            files.append(FileEntry(path: path, length: source.length, offset: offset, attributes: source.attributes))
+            offset += source.length
+            if version == .hybrid, source.length > 0, let lastWithData, i < lastWithData, offset % piece != 0 {
+                let gap = piece - offset % piece
+                files.append(FileEntry(path: [name, ".pad", String(gap)], length: gap, offset: offset, attributes: .padding))
+                offset += gap
+            }
+        }
+        guard offset > 0 else { throw MetainfoError(.invalidValue("the torrent would hold no data")) }
+        self.name = name
+        self.isSingleFile = isSingleFile
+        self.version = version
+        self.pieceLength = pieceLength
+        self.files = files
+        self.pieceSpaceSize = version == .v2 ? (files.map(\.end).max() ?? 0) : offset
+    }
+
+    /// A piece size in the spirit of libtorrent and mktorrent: about 2,000 pieces, a power of two from 16 KiB
+    /// to 16 MiB.
+    public static func automaticPieceLength(totalSize: Int64) -> Int {
+        var length = MerkleTree.blockSize
+        while length < 16 << 20, Int64(length) * 2000 < totalSize { length <<= 1 }
+        return length
+    }
+
+    /// Writes the info dictionary and wraps it in a torrent. `v1PieceHashes` holds 20 bytes a piece (for v1
+    /// and hybrid); `v2Trees` holds one entry per file in ``files`` (nil for padding and empty files).
+    public func build(v1PieceHashes: [UInt8], v2Trees: [MerkleHashes?]) throws(MetainfoError) -> Metainfo {
+        var info = BencodeDictionary()
+        info["name"] = .text(name)
+        info["piece length"] = .integer(Int64(pieceLength))
+        if isPrivate { info["private"] = .integer(1) }
+        if let source { info["source"] = .text(source) }
+        if version.hasV1 {
+            guard v1PieceHashes.count == pieceCount * 20 else {
+                throw MetainfoError(.inconsistent("\(v1PieceHashes.count / 20) piece hashes for \(pieceCount) pieces"), key: "info.pieces")
+            }
+            info["pieces"] = .string(v1PieceHashes)
+            if isSingleFile {
+                info["length"] = .integer(files[0].length)
+                if !files[0].attributes.isEmpty { info["attr"] = .text(files[0].attributes.letters) }
+            } else {
+                info["files"] = .list(BencodeList(files.map { file in
+                    var entry: BencodeDictionary = ["length": .integer(file.length),
+                                                    "path": .list(BencodeList(file.path.dropFirst().map { .text($0) }))]
+                    if !file.attributes.isEmpty { entry["attr"] = .text(file.attributes.letters) }
+                    return .dictionary(entry)
+                }))
+            }
+        }
+        var layers: [SHA256Hash: [SHA256Hash]] = [:]
+        if version.hasV2 {
+            guard v2Trees.count == files.count else {
+                throw MetainfoError(.inconsistent("\(v2Trees.count) merkle trees for \(files.count) files"), key: "info.file tree")
+            }
+            info["meta version"] = .integer(2)
+            var tree = BencodeDictionary()
+            for (file, hashes) in zip(files, v2Trees) where !file.isPadding {
+                var properties: BencodeDictionary = ["length": .integer(file.length)]
+                if file.length > 0 {
+                    guard let hashes else {
+                        throw MetainfoError(.missingKey, key: "info.file tree.\(file.path.joined(separator: "/")).pieces root")
+                    }
+                    properties["pieces root"] = .string(hashes.root.bytes)
+                    if file.length > Int64(pieceLength) { layers[hashes.root] = hashes.pieceLayer }
+                }
+                if !file.attributes.isEmpty { properties["attr"] = .text(file.attributes.letters) }
+                let components = isSingleFile ? file.path : Array(file.path.dropFirst())
+                Self.insert(.dictionary(["": .dictionary(properties)]), at: components[...], into: &tree)
+            }
+            info["file tree"] = .dictionary(tree)
+        }
+        let parsed = try TorrentInfo(bytes: BencodeValue.dictionary(info).encoded())
+        let torrent = Metainfo(info: parsed, trackers: trackers.filter { !$0.isEmpty }, webSeeds: webSeeds,
+                               comment: comment, createdBy: createdBy, creationDate: creationDate, pieceLayers: layers)
+        // Load what was written the way any loader would, so a torrent Shoal writes always loads.
+        return try Metainfo(bytes: torrent.encoded())
+    }
+
+    private static func insert(_ leaf: BencodeValue, at path: ArraySlice<String>, into tree: inout BencodeDictionary) {
+        guard let first = path.first else { return }
+        if path.count == 1 {
+            tree[first] = leaf
+            return
+        }
+        var child = tree[first]?.dictionary ?? BencodeDictionary()
+        insert(leaf, at: path.dropFirst(), into: &child)
+        tree[first] = .dictionary(child)
+    }
+}

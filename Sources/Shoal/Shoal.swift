@@ -1,0 +1,4 @@
+// The library product: one import gives a Swift program every public module of Shoal.
+@_exported import Bencode
+@_exported import Metainfo
+@_exported import Storage
