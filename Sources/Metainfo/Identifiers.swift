@@ -90,3 +90,24 @@ public struct Bitfield: Sendable, Hashable {
     /// Whether every bit is set.
     public var isFull: Bool { setCount == count }
 }
+
+/// A run of bytes within one piece: what a peer requests and what a piece message carries.
+public struct BlockRequest: Sendable, Hashable, CustomStringConvertible {
+    /// The piece.
+    public var piece: PieceIndex
+    /// The offset of the first byte within the piece.
+    public var offset: Int
+    /// The number of bytes.
+    public var length: Int
+
+    public init(piece: PieceIndex, offset: Int, length: Int) {
+        self.piece = piece
+        self.offset = offset
+        self.length = length
+    }
+
+    /// The size of a block in every current client: 16 KiB.
+    public static let standardLength = 16 * 1024
+
+    public var description: String { "piece \(piece) [\(offset), +\(length))" }
+}

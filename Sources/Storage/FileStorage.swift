@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Metainfo
+import Synchronization
+
+/// Files below a download folder, read and written in place with `pread` and `pwrite`.
+///
+/// Paths come from the torrent, already made safe by `PathRule`; this backend adds a second guard of its
+/// own: it opens every folder and file one component at a time with `O_NOFOLLOW`, so a symlink planted in
+/// the download folder cannot redirect a write outside it. Reading never creates anything; the first write
+/// to a file creates it and its folders, sized sparsely or preallocated as asked.
+public final class FileStorage: StorageBackend {
+    /// How a file's space is taken when it is created.
+    public enum Allocation: Sendable, Hashable {
+        /// Set the size only: untouched ranges take no disk space.
+        case sparse
+        /// Reserve all the space at once (`posix_fallocate`), which avoids fragmentation and early surprises.
+        case preallocate
+    }
+
+    /// The download folder.
+    public let root: String
+    /// The files, indexed as in the torrent.
+    public let files: [FileEntry]
+    public let allocation: Allocation
+    /// How many descriptors stay open at most while idle; more are opened while in use.
+    public let maxOpenFiles: Int
+
+    private struct Handle {
+        var descriptor: Int32
+        var writable: Bool
+        var users: Int
+        var lastUse: UInt64
+    }
+
+    private struct Handles {
+        var open: [Int: Handle] = [:]
+        /// Descriptors replaced while another thread may still use them; closed when the storage goes.
+        var retired: [Int32] = []
+        var clock: UInt64 = 0
+    }
+
+    private let handles = Mutex(Handles())
+
+    public init(root: String, files: [FileEntry], allocation: Allocation = .sparse, maxOpenFiles: Int = 256) {
+        self.root = root
+        self.files = files
+        self.allocation = allocation
+        self.maxOpenFiles = maxOpenFiles
+    }
+
+    deinit {
+        handles.withLock { state in
+            for handle in state.open.values { close(handle.descriptor) }
+            for descriptor in state.retired { close(descriptor) }
+        }
+    }
+
+    private func path(of file: FileIndex) -> String { files[file.value].path.joined(separator: "/") }
+
+    public func read(file: FileIndex, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
+        try withDescriptor(file, writable: false) { descriptor throws(StorageError) -> Int in
+            guard let descriptor else { return 0 }
+            var done = 0
+            while done < buffer.count {
+                let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError(.system(operation: "read", errno: errno), path: path(of: file))
+                }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+    }
+
+    public func write(file: FileIndex, at offset: Int64, from buffer: UnsafeRawBufferPointer) throws(StorageError) {
+        try withDescriptor(file, writable: true) { descriptor throws(StorageError) in
+            guard let descriptor else { throw StorageError(.outOfBounds("file could not be created"), path: path(of: file)) }
+            var done = 0
+            while done < buffer.count {
+                let n = pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError(.system(operation: "write", errno: errno), path: path(of: file))
+                }
+                done += n
+            }
+        }
+    }
+
+    public func size(of file: FileIndex) throws(StorageError) -> Int64? {
+        try withDescriptor(file, writable: false) { descriptor throws(StorageError) -> Int64? in
+            guard let descriptor else { return nil }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else {
+                throw StorageError(.system(operation: "stat", errno: errno), path: path(of: file))
+            }
+            return Int64(info.st_size)
+        }
+    }
+
+    /// Runs `body` with an open descriptor for `file` (nil if reading and the file does not exist).
+    private func withDescriptor<T>(_ file: FileIndex, writable: Bool,
+                                   _ body: (Int32?) throws(StorageError) -> T) throws(StorageError) -> T {
+        let descriptor = try acquire(file, writable: writable)
+        defer { if descriptor != nil { release(file) } }
+        return try body(descriptor)
+    }
+
+    private func acquire(_ file: FileIndex, writable: Bool) throws(StorageError) -> Int32? {
+        let cached: Int32? = handles.withLock { state in
+            state.clock += 1
+            guard var handle = state.open[file.value], handle.writable || !writable else { return nil }
+            handle.users += 1
+            handle.lastUse = state.clock
+            state.open[file.value] = handle
+            return handle.descriptor
+        }
+        if let cached { return cached }
+
+        guard let descriptor = try open(file, writable: writable) else { return nil }
+        return handles.withLock { state in
+            if let existing = state.open[file.value] {
+                if existing.writable || !writable {
+                    // Another thread opened it meanwhile: use theirs.
+                    close(descriptor)
+                    state.open[file.value]!.users += 1
+                    return existing.descriptor
+                }
+                state.retired.append(existing.descriptor)
+            }
+            state.open[file.value] = Handle(descriptor: descriptor, writable: writable,
+                                            users: (state.open[file.value]?.users ?? 0) + 1, lastUse: state.clock)
+            evictIdle(&state)
+            return descriptor
+        }
+    }
+
+    private func release(_ file: FileIndex) {
+        handles.withLock { state in
+            state.open[file.value]?.users -= 1
+            evictIdle(&state)
+        }
+    }
+
+    private func evictIdle(_ state: inout Handles) {
+        guard state.open.count > maxOpenFiles else { return }
+        let idle = state.open.filter { $0.value.users == 0 }.sorted { $0.value.lastUse < $1.value.lastUse }
+        for (index, handle) in idle.prefix(state.open.count - maxOpenFiles) {
+            close(handle.descriptor)
+            state.open[index] = nil
+        }
+    }
+
+    /// Opens the file one component at a time below the root, never following a symlink.
+    private func open(_ file: FileIndex, writable: Bool) throws(StorageError) -> Int32? {
+        let entry = files[file.value]
+        let shown = path(of: file)
+        if writable {
+            do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+                throw StorageError(.system(operation: "create folder", errno: errno), path: root)
+            }
+        }
+        var directory = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else {
+            if errno == ENOENT { return nil }
+            throw StorageError(.system(operation: "open folder", errno: errno), path: root)
+        }
+        for component in entry.path.dropLast() {
+            var next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if next < 0, errno == ENOENT, writable {
+                if mkdirat(directory, component, 0o755) != 0, errno != EEXIST {
+                    let code = errno
+                    close(directory)
+                    throw StorageError(.system(operation: "create folder", errno: code), path: shown)
+                }
+                next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            let code = errno
+            close(directory)
+            guard next >= 0 else {
+                if code == ENOENT { return nil }
+                if code == ELOOP || code == ENOTDIR { throw StorageError(.unexpectedFileType, path: shown) }
+                throw StorageError(.system(operation: "open folder", errno: code), path: shown)
+            }
+            directory = next
+        }
+        let flags = (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC
+        let descriptor = openat(directory, entry.path.last ?? "", flags, 0o644)
+        let code = errno
+        close(directory)
+        guard descriptor >= 0 else {
+            if code == ENOENT, !writable { return nil }
+            if code == ELOOP { throw StorageError(.unexpectedFileType, path: shown) }
+            throw StorageError(.system(operation: "open", errno: code), path: shown)
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw StorageError(.unexpectedFileType, path: shown)
+        }
+        if writable, Int64(info.st_size) < entry.length {
+            let result = allocation == .preallocate
+                ? posix_fallocate(descriptor, 0, off_t(entry.length))
+                : (ftruncate(descriptor, off_t(entry.length)) == 0 ? 0 : errno)
+            if result != 0 {
+                close(descriptor)
+                throw StorageError(.system(operation: "allocate", errno: result), path: shown)
+            }
+        }
+        return descriptor
+    }
+}
+
+/// The C library's text for an `errno` value.
+func systemErrorText(_ code: Int32) -> String { String(cString: strerror(code)) }
