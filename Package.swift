@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "InteropTests", dependencies: ["Shoal"]),
+        .testTarget(name: "InteropTests", dependencies: ["Shoal"], exclude: ["Support"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -31,13 +31,22 @@ Every subcommand prints one JSON object on stdout; errors go to stderr, exit 1
       or folder), lets libtorrent hash-check everything on disk and reports
       which pieces passed. Trackers and web seeds are stripped, DHT/LSD/UPnP/
       NAT-PMP are off, it listens on 127.0.0.1 only, and the torrent is in
-      upload mode and pauses as soon as the check ends.
+      upload mode and pauses as soon as the check ends. Libtorrent can't tell
+      missing from bad pieces: both are in "notHave". NOTE: the check is not
+      read-only - libtorrent creates the torrent's zero-length files (and
+      their folders) under SAVE_DIR; other missing files are not created.
 
   create PATH OUT [--v1|--v2|--hybrid] [--piece-size N] [--tracker URL]...
          [--web-seed URL]... [--private] [--comment TEXT] [--no-tail-padding]
       Writes a .torrent for PATH (file or folder) to OUT with
       lt.create_torrent (hybrid by default) and prints
       {"out", "v1", "v2", "pieceLength", "pieceCount"}.
+      libtorrent quirks: --v1 lists files in readdir order (not sorted);
+      --v2/--hybrid sort them bytewise per path component and pad every file
+      to a piece boundary (hybrids of 2+ files also after the last file, unless
+      --no-tail-padding). Piece sizes: 0 = auto; --v1 needs a power of two;
+      --v2/--hybrid silently raise anything below 16384 to 16384 and reject
+      other non-powers of two. A lone zero-length file fails.
 """
 
 import argparse

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+/// A finished process: exit status and what it printed.
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion, killing it after `timeout` seconds, and captures its output.
+func runTool(_ executable: String, _ arguments: [String], in folder: URL? = nil, timeout: TimeInterval = 300) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let folder { process.currentDirectoryURL = folder }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Drain both pipes while waiting, so a chatty tool cannot block on a full pipe.
+    let collected = OutputCollector()
+    let group = DispatchGroup()
+    for (pipe, isOut) in [(out, true), (err, false)] {
+        group.enter()
+        DispatchQueue.global().async {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            collected.set(data, isOut: isOut)
+            group.leave()
+        }
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning, Date() < deadline { usleep(20_000) }
+    if process.isRunning {
+        process.terminate()
+        usleep(200_000)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    process.waitUntilExit()
+    group.wait()
+    return ProcessResult(status: process.terminationStatus, stdout: collected.out, stderr: collected.err)
+}
+
+private final class OutputCollector: @unchecked Sendable {
+    // Safe: writes hold `lock`; reads happen only after group.wait(), which orders them after the writes.
+    var out = ""
+    var err = ""
+    private let lock = NSLock()
+    func set(_ data: Data, isOut: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if isOut { out = String(decoding: data, as: UTF8.self) } else { err = String(decoding: data, as: UTF8.self) }
+    }
+}
+
+/// The real programs the interop tests drive. The test command (Scripts/test) installs them.
+enum Tools {
+    /// The `shoal` binary built beside this test bundle.
+    static var shoal: String {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = executable.deletingLastPathComponent()
+        // On Linux the tests run from `<build>/ShoalPackageTests.xctest`; the products sit beside it.
+        if folder.pathExtension == "xctest" { folder = folder.deletingLastPathComponent() }
+        return folder.appendingPathComponent("shoal").path
+    }
+
+    /// libtorrent's Python binding lives in Debian's interpreter, not in whatever python3 is first on PATH.
+    static let python = "/usr/bin/python3"
+
+    /// The libtorrent helper script (info, check, create), kept beside these tests.
+    static var ltTool: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Support/lt_tool.py").path
+    }
+
+    static let mktorrent = "/usr/bin/mktorrent"
+    static let transmissionShow = "/usr/bin/transmission-show"
+
+    /// Runs shoal and returns its result.
+    static func runShoal(_ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
+        try #require(FileManager.default.isExecutableFile(atPath: shoal), "shoal binary missing at \(shoal): build the package first")
+        return try runTool(shoal, arguments, in: folder)
+    }
+
+    /// Runs lt_tool.py and decodes its JSON output.
+    static func libtorrent(_ arguments: [String]) throws -> [String: Any] {
+        let result = try runTool(python, [ltTool] + arguments)
+        #expect(result.status == 0, "lt_tool \(arguments.first ?? "") failed: \(result.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+}
+
+/// A temporary folder removed when the value goes.
+final class TemporaryFolder {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-interop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// Writes `count` pseudo-random bytes (seeded, so runs repeat) to `relative`, creating folders.
+    @discardableResult
+    func file(_ relative: String, size count: Int, seed: UInt64 = 1) throws -> URL {
+        let target = url.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var state = seed &+ UInt64(count)
+        var bytes = [UInt8](repeating: 0, count: count)
+        for i in 0..<count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            bytes[i] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        try Data(bytes).write(to: target)
+        return target
+    }
+}
+
+/// Flips the bits of one byte of a file in place.
+func flipByte(in file: URL, at offset: Int) throws {
+    let handle = try FileHandle(forUpdating: file)
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    let old = try #require(try handle.read(upToCount: 1)?.first)
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: [~old])
+}
+
+/// `shoal info --json` decoded.
+struct ShoalInfo: Decodable {
+    struct File: Decodable, Hashable {
+        var path: String
+        var length: Int64
+        var padding: Bool
+    }
+    var name: String?
+    var totalSize: Int64?
+    var pieceLength: Int?
+    var pieceCount: Int?
+    var infoHashV1: String?
+    var infoHashV2: String?
+    var `private`: Bool?
+    var files: [File]?
+    var trackers: [[String]]
+    var webSeeds: [String]
+    var magnet: String
+}
+
+/// `shoal verify --json` decoded.
+struct ShoalVerify: Decodable {
+    var pieces: Int
+    var good: Int
+    var missing: [Int]
+    var bad: [Int]
+}
