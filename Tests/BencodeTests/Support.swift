@@ -3,6 +3,9 @@ import Bencode
 /// The UTF-8 bytes of `text`.
 func raw(_ text: String) -> [UInt8] { Array(text.utf8) }
 
+/// The concatenation of byte arrays.
+func concat(_ parts: [UInt8]...) -> [UInt8] { parts.flatMap { $0 } }
+
 /// The error `decoder` reports for `input`, or nil when the input decodes.
 func decodingError(_ input: [UInt8], with decoder: BencodeDecoder = BencodeDecoder()) -> BencodeError? {
     do {
