@@ -99,6 +99,7 @@ private struct Parser {
     }
 
     mutating func parseValue(depth: Int) throws(BencodeError) -> BencodeValue {
+        guard depth <= limits.maxDepth else { throw BencodeError(.nestingTooDeep(limit: limits.maxDepth), at: position) }
         try countElement()
         let byte = try peek()
         switch byte {
@@ -107,7 +108,6 @@ private struct Parser {
         case UInt8(ascii: "0")...UInt8(ascii: "9"):
             return .string(try parseString())
         case UInt8(ascii: "l"):
-            guard depth < limits.maxDepth else { throw BencodeError(.nestingTooDeep(limit: limits.maxDepth), at: position) }
             position += 1
             var values: [BencodeValue] = []
             var spans: [Range<Int>] = []
@@ -119,7 +119,6 @@ private struct Parser {
             position += 1
             return .list(BencodeList(elements: values, spans: spans))
         case UInt8(ascii: "d"):
-            guard depth < limits.maxDepth else { throw BencodeError(.nestingTooDeep(limit: limits.maxDepth), at: position) }
             position += 1
             return .dictionary(try parseDictionaryBody(depth: depth))
         default:
@@ -214,15 +213,17 @@ private struct Parser {
             if position > start, input[start] == UInt8(ascii: "0") {
                 throw BencodeError(.leadingZero, at: start)
             }
-            // Any length beyond the input is refused below; stop counting before it can overflow.
-            if length > input.count { throw BencodeError(.stringTooLong(length: length, limit: limits.maxStringLength), at: start) }
-            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+            let (times10, o1) = length.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            // A length past Int.max is certainly past the limit; report it as the largest length.
+            length = o1 || o2 ? Int.max : sum
             position += 1
         }
         position += 1  // ':'
         guard length <= limits.maxStringLength else {
             throw BencodeError(.stringTooLong(length: length, limit: limits.maxStringLength), at: start)
         }
+        // A declared length that runs past the input: the input ends inside this string.
         guard length <= input.count - position else { throw BencodeError(.unexpectedEnd, at: input.count) }
         let bytes = Array(input[position..<(position + length)])
         position += length

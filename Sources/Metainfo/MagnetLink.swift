@@ -91,12 +91,12 @@ extension MagnetLink {
             guard let key = percentDecode(rawKey, plusIsSpace: false) else {
                 throw MagnetError("malformed percent-encoding", parameter: rawKey)
             }
-            let rawValue = parts.count > 1 ? String(parts[1]) : ""
-            guard let value = percentDecode(rawValue, plusIsSpace: key == "dn") else {
-                throw MagnetError("malformed percent-encoding", parameter: key)
-            }
             // `xt.1`, `tr.2`: BEP 9 allows numbered repeats of a parameter.
             let base = Self.baseKey(key)
+            let rawValue = parts.count > 1 ? String(parts[1]) : ""
+            guard let value = percentDecode(rawValue, plusIsSpace: base == "dn") else {
+                throw MagnetError("malformed percent-encoding", parameter: key)
+            }
             switch base {
             case "xt": try addExactTopic(value, parameter: key)
             case "dn": displayName = value

@@ -59,6 +59,14 @@ public struct TorrentDraft: Sendable {
         guard !isSingleFile || sources.count == 1 else {
             throw MetainfoError(.inconsistent("a single-file torrent has exactly one file"))
         }
+        guard Set(sources.map(\.path)).count == sources.count else {
+            throw MetainfoError(.inconsistent("two files share a path"))
+        }
+        if version == .v2, !isSingleFile, sources.count == 1, sources[0].path.count == 1 {
+            // A v2 file tree holding one file at its root is a single-file torrent to every loader (libtorrent
+            // included), which would lose the folder: refuse rather than write a torrent that means otherwise.
+            throw MetainfoError(.invalidValue("a v2 torrent of a folder holding a single file would load as that file alone; make it from the file itself, or as v1 or hybrid"))
+        }
         let piece = Int64(pieceLength)
         let lastWithData = sources.lastIndex { $0.length > 0 }
         var files: [FileEntry] = []

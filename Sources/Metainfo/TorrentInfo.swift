@@ -231,7 +231,7 @@ extension TorrentInfo {
             guard let path = PathRule.sanitize(path: components) else {
                 throw MetainfoError(.invalidValue("no usable component in the path"), key: "\(key).path")
             }
-            let target = try symlinkTarget(file, attributes: attributes, name: name, singleFile: false)
+            let target = try symlinkTarget(file, attributes: &attributes, name: name, singleFile: false)
             files.append(FileEntry(path: [name] + path, length: length, offset: offset, attributes: attributes,
                                    symlinkTarget: target))
             offset = try add(offset, length, key: "\(key).length")
@@ -253,11 +253,16 @@ extension TorrentInfo {
         return components
     }
 
-    private static func symlinkTarget(_ file: DictionaryReader, attributes: FileAttributes, name: String,
+    /// A symlink's target below the download folder, or nil when it has none that is usable; then the entry
+    /// loses its symlink attribute and is treated as an ordinary (empty) file.
+    private static func symlinkTarget(_ file: DictionaryReader, attributes: inout FileAttributes, name: String,
                                       singleFile: Bool) throws(MetainfoError) -> [String]? {
-        guard attributes.contains(.symlink), let list = try file.list("symlink path") else { return nil }
-        let components = try pathComponents(list, key: file.keyPath("symlink path"))
-        let safe = PathRule.sanitize(path: components) ?? []
+        guard attributes.contains(.symlink) else { return nil }
+        guard let list = try file.list("symlink path"),
+              let safe = PathRule.sanitize(path: try pathComponents(list, key: file.keyPath("symlink path"))) else {
+            attributes.remove(.symlink)
+            return nil
+        }
         return singleFile ? safe : [name] + safe
     }
 
@@ -267,7 +272,9 @@ extension TorrentInfo {
         if tree.dictionary[""] != nil {
             throw MetainfoError(.invalidValue("the root of the file tree is a file"), key: "info.file tree")
         }
-        let single = tree.dictionary.count == 1 && (try? DictionaryReader(tree.dictionary.entries[0].value, path: ""))?.value("") != nil
+        // As libtorrent decides: one top-level entry that is a file, and no v1 `files` list, make a single-file torrent.
+        let single = info.value("files") == nil && tree.dictionary.count == 1
+            && tree.dictionary.entries[0].value.dictionary?[""] != nil
 
         var files: [FileEntry] = []
         var offset: Int64 = 0
@@ -288,7 +295,7 @@ extension TorrentInfo {
             guard childPath.count <= PathRule.maxDepth else {
                 throw MetainfoError(.invalidValue("path deeper than \(PathRule.maxDepth)"), key: key)
             }
-            guard let properties = try child.dictionary("") else {
+            guard let propertiesValue = child.value("") else {
                 if child.dictionary.count == 0 {
                     throw MetainfoError(.invalidValue("empty directory"), key: key)
                 }
@@ -298,6 +305,7 @@ extension TorrentInfo {
             guard child.dictionary.count == 1 else {
                 throw MetainfoError(.invalidValue("a file has sibling entries"), key: key)
             }
+            let properties = try DictionaryReader(propertiesValue, path: key)
             guard let length = try properties.integer("length") else { throw MetainfoError(.missingKey, key: properties.keyPath("length")) }
             _ = try add(0, length, key: properties.keyPath("length"))
             var root: SHA256Hash?
@@ -310,7 +318,7 @@ extension TorrentInfo {
                 }
                 root = hash
             }
-            let attributes = FileAttributes(letters: try properties.bytes("attr") ?? [])
+            var attributes = FileAttributes(letters: try properties.bytes("attr") ?? [])
             guard let safe = PathRule.sanitize(path: childPath) else {
                 throw MetainfoError(.invalidValue("no usable component in the path"), key: key)
             }
@@ -319,7 +327,7 @@ extension TorrentInfo {
                 let aligned = (offset + pieceLength - 1) / pieceLength * pieceLength
                 offset = aligned
             }
-            let target = try symlinkTarget(properties, attributes: attributes, name: name, singleFile: single)
+            let target = try symlinkTarget(properties, attributes: &attributes, name: name, singleFile: single)
             files.append(FileEntry(path: single ? safe : [name] + safe, length: length, offset: offset,
                                    attributes: attributes, symlinkTarget: target, piecesRoot: root))
             offset = try add(offset, length, key: key)

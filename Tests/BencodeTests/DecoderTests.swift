@@ -335,7 +335,7 @@ struct SpanTests {
     }
 
     @Test func listSpans() throws {
-        let input = raw("li1e3:abcli2eede")
+        let input = raw("li1e3:abcli2eedee")
         let list = try #require(try BencodeDecoder().decode(input).list)
         #expect((0..<4).map { list.span(at: $0) } == [1..<4, 4..<9, 9..<14, 14..<16])
         #expect(list.span(at: 4) == nil)
@@ -384,10 +384,13 @@ struct DecoderLimitTests {
         // The top-level value is depth 1: an integer inside two lists is at depth 3.
         #expect(decodingError("lli1eee", with: decoder) == nil)
         #expect(decodingError("d1:ad1:ai1eee", with: decoder) == nil)
-        // One more level puts the integer at depth 4; the container that would hold it is refused.
-        #expect(decodingError("llli1eeee", with: decoder) == BencodeError(.nestingTooDeep(limit: 3), at: 2))
-        #expect(decodingError("d1:ad1:ad1:ai1eeee", with: decoder) == BencodeError(.nestingTooDeep(limit: 3), at: 8))
-        #expect(decodingError("li1eld1:ai1eeee", with: decoder) == BencodeError(.nestingTooDeep(limit: 3), at: 5))
+        // One more level puts the integer at depth 4: it is refused where it starts.
+        #expect(decodingError("llli1eeee", with: decoder) == BencodeError(.nestingTooDeep(limit: 3), at: 3))
+        #expect(decodingError("d1:ad1:ad1:ai1eeee", with: decoder) == BencodeError(.nestingTooDeep(limit: 3), at: 12))
+        #expect(decodingError("li1eld1:ai1eeee", with: decoder) == BencodeError(.nestingTooDeep(limit: 3), at: 9))
+        // An empty container at the deepest level is fine.
+        #expect(decodingError("llleee", with: decoder) == nil)
+        #expect(decodingError("le", with: BencodeDecoder(limits: .init(maxDepth: 1))) == nil)
     }
 
     @Test func hostileNestingFailsCleanlyAtTheDefaultLimit() {

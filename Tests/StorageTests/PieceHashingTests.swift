@@ -18,10 +18,10 @@ import Testing
 
     @Test(arguments: [ReaderCase(threads: 1, batchBytes: 4 << 20), ReaderCase(threads: 3, batchBytes: 48),
                       ReaderCase(threads: 4, batchBytes: 16), ReaderCase(threads: 2, batchBytes: 1)])
-    func readerVisitsEveryPieceOnceWithItsBytes(_ c: ReaderCase) async throws {
+    func readerVisitsEveryPieceOnceWithItsBytes(_ setup: ReaderCase) async throws {
         // C is missing: pieces 2, 3 and 4 ([32,80)) lack some of their bytes.
         let storage = PieceStorage(layout: Self.layout, backend: MemoryStorage(files: [0: Self.a, 3: Self.d]))
-        let reader = ParallelPieceReader(storage: storage, threads: c.threads, batchBytes: c.batchBytes)
+        let reader = ParallelPieceReader(storage: storage, threads: setup.threads, batchBytes: setup.batchBytes)
         let log = VisitLog()
         let progress = ProgressRecorder()
         try await reader.forEachPiece(progress: { progress.record($0) }) { piece, bytes, complete in
@@ -48,7 +48,7 @@ import Testing
         }
         let space = Self.a + Self.c + Self.d
         #expect(log.all.map(\.piece) == Array(0..<6))
-        #expect(log.all.allSatisfy(\.complete))
+        #expect(log.all.allSatisfy { $0.complete })
         #expect(log.all.flatMap(\.bytes) == space)
     }
 

@@ -16,7 +16,7 @@ import Testing
 
     @Test func fixtureIsWhatItClaims() {
         #expect(Self.layout.pieceCount == 4)
-        #expect(Self.data[5..<8].contains { $0 != 0 })
+        #expect(Self.data[5..<8].contains(where: { $0 != 0 }))
         #expect(Self.expected[5..<8].allSatisfy { $0 == 0 })
         #expect(Array(Self.expected[0..<5]) == Self.a)
         #expect(Array(Self.expected[8..<19]) == Self.b)

@@ -234,8 +234,8 @@ enum ReferenceMerkle {
 
     /// The `pieces root` of a non-empty file: its blocks' hashes padded with zero leaves to a power of two.
     static func fileRoot(_ data: [UInt8]) -> SHA256Hash {
-        let leaves = leaves(data[...])
-        return root(leaves: leaves, width: nextPowerOfTwo(leaves.count))
+        let hashes = leaves(data[...])
+        return root(leaves: hashes, width: nextPowerOfTwo(hashes.count))
     }
 
     /// The piece layer of a file: for each piece, the root of its `pieceLength / 16 KiB` leaves.
