@@ -88,7 +88,7 @@ struct CreateCommand: AsyncParsableCommand {
             throw Terminal.badInput("\(error)")
         }
         bar.finish()
-        do { try AtomicFile.write(torrent.encoded(), to: outputPath) } catch {
+        do { try AtomicFile.store(torrent.encoded(), at: outputPath) } catch {
             Terminal.error("cannot write '\(outputPath)': \(error)")
             throw ExitCode.failure
         }
@@ -121,10 +121,12 @@ enum AtomicFile {
         let description: String
     }
 
-    /// The temporary file being written, for the signal handler to remove.
+    /// The temporary file being written, for the signal handler to remove. Unchecked because a signal handler
+    /// cannot take a lock; safe because only the main task writes it, before installing the handler and
+    /// after the file is renamed, and the handler only reads it.
     nonisolated(unsafe) private static var pendingPath: UnsafeMutablePointer<CChar>?
 
-    static func write(_ bytes: [UInt8], to path: String) throws {
+    static func store(_ bytes: [UInt8], at path: String) throws {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial").path
         pendingPath = strdup(temporary)
@@ -138,7 +140,7 @@ enum AtomicFile {
         var ok = bytes.withUnsafeBytes { buffer in
             var done = 0
             while done < buffer.count {
-                let n = Glibc.write(descriptor, buffer.baseAddress! + done, buffer.count - done)
+                let n = write(descriptor, buffer.baseAddress! + done, buffer.count - done)
                 if n < 0 { if errno == EINTR { continue }; return false }
                 done += n
             }

@@ -133,7 +133,8 @@ public final class FileStorage: StorageBackend {
                     state.open[file.value]!.users += 1
                     return existing.descriptor
                 }
-                state.retired.append(existing.descriptor)
+                // A reader may still hold the old descriptor; close it only if nobody does.
+                if existing.users == 0 { close(existing.descriptor) } else { state.retired.append(existing.descriptor) }
             }
             state.open[file.value] = Handle(descriptor: descriptor, writable: writable,
                                             users: (state.open[file.value]?.users ?? 0) + 1, lastUse: state.clock)
@@ -164,10 +165,10 @@ public final class FileStorage: StorageBackend {
         let shown = path(of: file)
         if writable {
             do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
-                throw StorageError(.system(operation: "create folder", errno: errno), path: root)
+                throw StorageError(.system(operation: "create folder", errno: posixCode(of: error)), path: root)
             }
         }
-        var directory = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        var directory = openFolder(root)
         guard directory >= 0 else {
             if errno == ENOENT { return nil }
             throw StorageError(.system(operation: "open folder", errno: errno), path: root)
@@ -197,7 +198,7 @@ public final class FileStorage: StorageBackend {
         close(directory)
         guard descriptor >= 0 else {
             if code == ENOENT, !writable { return nil }
-            if code == ELOOP { throw StorageError(.unexpectedFileType, path: shown) }
+            if code == ELOOP || code == EISDIR { throw StorageError(.unexpectedFileType, path: shown) }
             throw StorageError(.system(operation: "open", errno: code), path: shown)
         }
         var info = stat()
@@ -216,6 +217,19 @@ public final class FileStorage: StorageBackend {
         }
         return descriptor
     }
+}
+
+/// Opens a folder for `openat`; a free function because inside `FileStorage` the name `open` is its own method.
+private func openFolder(_ path: String) -> Int32 { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+
+/// The POSIX code behind a Foundation error, or EIO when it has none.
+func posixCode(of error: any Error) -> Int32 {
+    let error = error as NSError
+    if error.domain == NSPOSIXErrorDomain { return Int32(error.code) }
+    if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return Int32(underlying.code)
+    }
+    return EIO
 }
 
 /// The C library's text for an `errno` value.

@@ -17,7 +17,8 @@ public final class MemoryStorage: StorageBackend {
     public func contents(of file: FileIndex) -> [UInt8]? { contents.withLock { $0[file.value] } }
 
     public func read(file: FileIndex, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
-        contents.withLock { files in
+        guard offset >= 0 else { throw StorageError(.outOfBounds("offset \(offset)")) }
+        return contents.withLock { files in
             guard let bytes = files[file.value], offset < Int64(bytes.count) else { return 0 }
             let count = min(buffer.count, bytes.count - Int(offset))
             bytes.withUnsafeBytes { source in

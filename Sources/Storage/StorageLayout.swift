@@ -50,8 +50,10 @@ public struct StorageLayout: Sendable {
         self.init(files: draft.files, pieceLength: draft.pieceLength, pieceSpaceSize: draft.pieceSpaceSize)
     }
 
-    /// The bytes of piece `index` in the piece address space, gaps after a v2 file's end included.
+    /// The bytes of piece `index` in the piece address space, gaps after a v2 file's end included; empty for
+    /// an index outside the torrent.
     public func range(of index: PieceIndex) -> Range<Int64> {
+        guard index.value >= 0, index.value < pieceCount else { return 0..<0 }
         let start = Int64(index.value) * Int64(pieceLength)
         return start..<min(start + Int64(pieceLength), pieceSpaceSize)
     }

@@ -85,7 +85,7 @@ public struct TorrentCreator: Sendable {
     private static func walk(_ folder: String, relative: [String], into files: inout [TorrentDraft.SourceFile]) throws(StorageError) {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-            throw StorageError(.system(operation: "list folder", errno: EACCES), path: folder)
+            throw StorageError(.system(operation: "list folder", errno: posixCode(of: error)), path: folder)
         }
         for name in names {
             let full = folder + "/" + name

@@ -63,12 +63,12 @@ struct SourceTree {
     }
 }
 
-/// Makes a torrent with pieces of 16 KiB on two threads.
-func makeTorrent(_ listing: TorrentCreator.Listing, _ version: TorrentVersion,
+/// Makes a torrent with pieces of 16 KiB (unless told otherwise) on two threads.
+func makeTorrent(_ listing: TorrentCreator.Listing, _ version: TorrentVersion, pieceLength: Int = 16_384,
                  progress: ProgressRecorder? = nil) async throws -> Metainfo {
     var options = TorrentCreator.Options()
     options.version = version
-    options.pieceLength = 16_384
+    options.pieceLength = pieceLength
     options.threads = 2
     let creator = TorrentCreator(options: options)
     if let progress { return try await creator.create(listing, progress: { progress.record($0) }) }
@@ -190,6 +190,28 @@ func expectHashesMatch(_ torrent: Metainfo, _ bytesOf: ([String]) -> [UInt8]?) t
     }
 
     @Test(arguments: TorrentVersion.allCases)
+    func createdTorrentWithLargerPiecesVerifies(version: TorrentVersion) async throws {
+        // Pieces of 64 KiB hold 4 leaves, so files of one piece have v2 trees narrower than a piece's.
+        let base = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(base) }
+        let tree = try SourceTree.make(in: base)
+        let listing = try TorrentCreator.list(path: tree.root)
+        let torrent = try await makeTorrent(listing, version, pieceLength: 65_536)
+        let info = torrent.info
+        #expect(info.pieceLength == 65_536)
+        try expectHashesMatch(torrent) { tree.bytes(torrentPath: $0) }
+        #expect(try await checkPieces(torrent, root: listing.parent).isComplete)
+
+        var changed = try #require(tree.contents[["nested", "d"]])
+        changed[70_000] ^= 0x10
+        try writeFile(tree.diskPath(["nested", "d"]), changed)
+        let entry = try #require(info.files.first(where: { $0.path == ["tree", "nested", "d"] }))
+        let result = try await checkPieces(torrent, root: listing.parent)
+        #expect(result.bad == [PieceIndex(Int((entry.offset + 70_000) / 65_536))])
+        #expect(result.states.filter { $0 == .good }.count == info.pieceCount - 1)
+    }
+
+    @Test(arguments: TorrentVersion.allCases)
     func layoutOfEachVersion(version: TorrentVersion) async throws {
         let base = try makeTemporaryFolder()
         defer { removeTemporaryFolder(base) }
@@ -306,6 +328,7 @@ func expectHashesMatch(_ torrent: Metainfo, _ bytesOf: ([String]) -> [UInt8]?) t
         #expect(deleted.missing == deletedMissing)
         #expect(deleted.bad.isEmpty)
         #expect(deleted.states.filter { $0 == .good }.count == info.pieceCount - deletedMissing.count)
+        #expect(!FileManager.default.fileExists(atPath: tree.diskPath(["a.bin"])), "checking does not recreate it")
 
         // The whole tree gone: everything is missing.
         try FileManager.default.removeItem(atPath: tree.root)

@@ -141,6 +141,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: root + "/torrent/a", withIntermediateDirectories: true)
         #expect(try Self.readBytes(backend, 0) == [])
         #expect(try backend.size(of: 0) == nil)
+        #expect(try Self.readBytes(backend, 1) == [])   // torrent/y.bin, whose folder exists
+        #expect(try backend.size(of: 1) == nil)
+        #expect(try Self.readBytes(backend, 4) == [])   // torrent/a/w.bin, whose folder exists
+        #expect(try readPiece(storage, 1) == nil)
         #expect(folderContents(root + "/torrent/a").isEmpty)
         #expect(folderContents(root + "/torrent") == ["a"])
 

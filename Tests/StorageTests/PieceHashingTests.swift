@@ -62,16 +62,17 @@ import Testing
     }
 
     @Test func digestsOfV2Pieces() throws {
-        // v2 with pieces of 32 KiB: A [0,20000) is a file of one piece (piece 0, gap included); B [32768,72768)
-        // has two, pieces 1 [32768,65536) and 2 [65536,72768), the last short.
-        let pieceLength = 32_768
-        let files = alignedFiles([20_000, 40_000], pieceLength: Int64(pieceLength))
-        #expect(files.map(\.offset) == [0, 32_768])
+        // v2 with pieces of 64 KiB (4 leaves): A [0,20000) and C [65536,70536) are files of one piece (gap
+        // included); B [131072,231072) has two, pieces 2 [131072,196608) and 3 [196608,231072), the last short.
+        let pieceLength = 65_536
+        let files = alignedFiles([20_000, 5_000, 100_000], pieceLength: Int64(pieceLength))
+        #expect(files.map(\.offset) == [0, 65_536, 131_072])
         let layout = StorageLayout(files: files, pieceLength: pieceLength, pieceSpaceSize: spaceSize(files))
-        #expect(layout.pieceCount == 3)
+        #expect(layout.pieceCount == 4)
         let a = patternBytes(20_000, seed: 23)
-        let b = patternBytes(40_000, seed: 24)
-        let space = spaceBytes(files, contents: [0: a, 1: b])
+        let c = patternBytes(5_000, seed: 25)
+        let b = patternBytes(100_000, seed: 24)
+        let space = spaceBytes(files, contents: [0: a, 1: c, 2: b])
 
         func digests(_ piece: Int, v1: Bool = true, v2: Bool = true) -> PieceDigests {
             let range = layout.range(of: PieceIndex(piece))
@@ -79,26 +80,30 @@ import Testing
             return bytes.withUnsafeBytes { layout.digests(of: PieceIndex(piece), bytes: $0, v1: v1, v2: v2) }
         }
 
-        // A file of one piece: its root, over a tree only as wide as the file needs (2 leaves, not 2 per piece).
+        // A file of one piece: its root, over a tree only as wide as the file needs (2 leaves, not 4 per piece).
         let first = digests(0)
         #expect(first.v2 == ReferenceMerkle.fileRoot(a))
         #expect(first.v2 == ReferenceMerkle.root(leaves: ReferenceMerkle.leaves(a[...]), width: 2))
+        #expect(first.v2 != ReferenceMerkle.root(leaves: ReferenceMerkle.leaves(a[...]), width: 4))
         // v1 hashes the whole piece, the gap's zeros included.
-        #expect(first.v1 == SHA1Hash.of(Array(space[0..<32_768])))
+        #expect(first.v1 == SHA1Hash.of(Array(space[0..<65_536])))
+        // A file of one block: its root is the block's hash.
+        #expect(digests(1).v2 == SHA256Hash.of(c))
+        #expect(digests(1).v2 == ReferenceMerkle.fileRoot(c))
 
         // A file of several pieces: each piece's subtree of pieceLength / 16 KiB leaves, zero-padded.
         let layer = ReferenceMerkle.pieceLayer(b, pieceLength: pieceLength)
         #expect(layer.count == 2)
-        #expect(digests(1).v2 == layer[0])
-        #expect(digests(2).v2 == layer[1])
-        #expect(digests(2).v2 == ReferenceMerkle.root(leaves: ReferenceMerkle.leaves(b[32_768...]), width: 2))
+        #expect(digests(2).v2 == layer[0])
+        #expect(digests(3).v2 == layer[1])
+        #expect(digests(3).v2 == ReferenceMerkle.root(leaves: ReferenceMerkle.leaves(b[65_536...]), width: 4))
         // The file's root follows from the layer.
         #expect(MerkleTree.root(pieceLayer: layer, pieceLength: pieceLength) == ReferenceMerkle.fileRoot(b))
 
-        #expect(digests(1, v1: false).v1 == nil)
-        #expect(digests(1, v1: false).v2 != nil)
-        #expect(digests(1, v2: false).v2 == nil)
-        #expect(digests(1, v2: false).v1 == SHA1Hash.of(Array(space[32_768..<65_536])))
+        #expect(digests(2, v1: false).v1 == nil)
+        #expect(digests(2, v1: false).v2 == layer[0])
+        #expect(digests(2, v2: false).v2 == nil)
+        #expect(digests(2, v2: false).v1 == SHA1Hash.of(Array(space[131_072..<196_608])))
     }
 
     @Test func checkResultSummaries() {
