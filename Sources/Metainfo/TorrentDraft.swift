@@ -38,13 +38,8 @@ public struct TorrentDraft: Sendable {
     /// The size of the piece address space.
     public let pieceSpaceSize: Int64
 
-    public var trackers: [[String]] = []
-    public var webSeeds: [String] = []
-    public var comment: String?
-    public var createdBy: String?
-    public var creationDate: Int64?
-    public var isPrivate = false
-    public var source: String?
+    /// What goes into the torrent besides the files.
+    public var metadata = TorrentMetadata()
 
     /// The number of pieces.
     public var pieceCount: Int { Int((pieceSpaceSize + Int64(pieceLength) - 1) / Int64(pieceLength)) }
@@ -105,8 +100,8 @@ public struct TorrentDraft: Sendable {
         var info = BencodeDictionary()
         info["name"] = .text(name)
         info["piece length"] = .integer(Int64(pieceLength))
-        if isPrivate { info["private"] = .integer(1) }
-        if let source { info["source"] = .text(source) }
+        if metadata.isPrivate { info["private"] = .integer(1) }
+        if let source = metadata.source { info["source"] = .text(source) }
         if version.hasV1 {
             guard v1PieceHashes.count == pieceCount * 20 else {
                 throw MetainfoError(.inconsistent("\(v1PieceHashes.count / 20) piece hashes for \(pieceCount) pieces"), key: "info.pieces")
@@ -147,8 +142,9 @@ public struct TorrentDraft: Sendable {
             info["file tree"] = .dictionary(tree)
         }
         let parsed = try TorrentInfo(bytes: BencodeValue.dictionary(info).encoded())
-        let torrent = Metainfo(info: parsed, trackers: trackers.filter { !$0.isEmpty }, webSeeds: webSeeds,
-                               comment: comment, createdBy: createdBy, creationDate: creationDate, pieceLayers: layers)
+        let torrent = Metainfo(info: parsed, trackers: metadata.trackers.filter { !$0.isEmpty }, webSeeds: metadata.webSeeds,
+                               comment: metadata.comment, createdBy: metadata.createdBy, creationDate: metadata.creationDate,
+                               pieceLayers: layers)
         // Load what was written the way any loader would, so a torrent Shoal writes always loads.
         return try Metainfo(bytes: torrent.encoded())
     }
@@ -163,4 +159,23 @@ public struct TorrentDraft: Sendable {
         insert(leaf, at: path.dropFirst(), into: &child)
         tree[first] = .dictionary(child)
     }
+}
+
+/// What a new torrent carries besides its files: trackers, web seeds, descriptive fields and flags.
+public struct TorrentMetadata: Sendable, Hashable {
+    /// Tracker URLs in tiers (BEP 12).
+    public var trackers: [[String]] = []
+    /// Web seed URLs (BEP 19).
+    public var webSeeds: [String] = []
+    public var comment: String?
+    /// The program that makes the torrent.
+    public var createdBy: String?
+    /// Seconds since 1970; nil leaves the date out, so the same input gives the same file.
+    public var creationDate: Int64?
+    /// BEP 27: peers only from the torrent's trackers. Part of the info dictionary, so it changes the info-hash.
+    public var isPrivate = false
+    /// A tag that private trackers use to tell cross-posted torrents apart; also part of the info-hash.
+    public var source: String?
+
+    public init() {}
 }

@@ -60,13 +60,13 @@ struct CreateCommand: AsyncParsableCommand {
     func run() async throws {
         var options = TorrentCreator.Options()
         options.version = TorrentVersion(rawValue: format.rawValue) ?? .hybrid
-        options.trackers = trackers.map { [$0] }
-        options.webSeeds = webSeeds
-        options.comment = comment
-        options.source = source
-        options.isPrivate = `private`
-        options.createdBy = "Shoal/\(shoalVersion)"
-        options.creationDate = noDate ? nil : Int64(Date().timeIntervalSince1970)
+        options.metadata.trackers = trackers.map { [$0] }
+        options.metadata.webSeeds = webSeeds
+        options.metadata.comment = comment
+        options.metadata.source = source
+        options.metadata.isPrivate = `private`
+        options.metadata.createdBy = "Shoal/\(shoalVersion)"
+        options.metadata.creationDate = noDate ? nil : Int64(Date().timeIntervalSince1970)
         options.threads = max(1, threads)
         if pieceSize != "auto" {
             guard let bytes = parseByteCount(pieceSize) else {

@@ -33,13 +33,7 @@ public struct TorrentCreator: Sendable {
         public var version: TorrentVersion = .hybrid
         /// Bytes per piece; nil picks one from the total size.
         public var pieceLength: Int?
-        public var trackers: [[String]] = []
-        public var webSeeds: [String] = []
-        public var comment: String?
-        public var createdBy: String?
-        public var creationDate: Int64?
-        public var isPrivate = false
-        public var source: String?
+        public var metadata = TorrentMetadata()
         /// Worker threads for hashing.
         public var threads = defaultHashingThreads
 
@@ -108,13 +102,7 @@ public struct TorrentCreator: Sendable {
                                      pieceLength: options.pieceLength ?? TorrentDraft.automaticPieceLength(totalSize: totalSize),
                                      version: options.version)
         } catch { throw .metainfo(error) }
-        draft.trackers = options.trackers
-        draft.webSeeds = options.webSeeds
-        draft.comment = options.comment
-        draft.createdBy = options.createdBy
-        draft.creationDate = options.creationDate
-        draft.isPrivate = options.isPrivate
-        draft.source = options.source
+        draft.metadata = options.metadata
 
         let layout = StorageLayout(draft)
         let storage = PieceStorage(layout: layout, backend: FileStorage(root: listing.parent, files: draft.files))

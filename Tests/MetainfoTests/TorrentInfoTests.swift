@@ -61,13 +61,13 @@ struct TorrentRoundTripTests {
         let data = sampleBytes(count: 50_000, seed: 7)
         let built = try makeTorrent(name: "single.bin", isSingleFile: true, files: [SampleFile(path: ["single.bin"], data: data)],
                                     pieceLength: 16_384, version: .v1) { draft in
-            draft.trackers = [["http://tracker.example/announce"], ["udp://backup.example:6969/announce"]]
-            draft.webSeeds = ["http://seed.example/single.bin"]
-            draft.comment = "a comment"
-            draft.createdBy = "ShoalTests"
-            draft.creationDate = 1_700_000_000
-            draft.isPrivate = true
-            draft.source = "SRC"
+            draft.metadata.trackers = [["http://tracker.example/announce"], ["udp://backup.example:6969/announce"]]
+            draft.metadata.webSeeds = ["http://seed.example/single.bin"]
+            draft.metadata.comment = "a comment"
+            draft.metadata.createdBy = "ShoalTests"
+            draft.metadata.creationDate = 1_700_000_000
+            draft.metadata.isPrivate = true
+            draft.metadata.source = "SRC"
         }
         let loaded = try checkCommon(built)
         let info = loaded.info
@@ -193,8 +193,8 @@ struct TorrentRoundTripTests {
     @Test(arguments: TorrentVersion.allCases)
     func magnetLinkOfATorrent(version: TorrentVersion) throws {
         let built = try Samples.multiFile(version) { draft in
-            draft.trackers = [["http://a.example/announce", "http://b.example/announce"], ["udp://c.example:80"]]
-            draft.webSeeds = ["http://seed.example/"]
+            draft.metadata.trackers = [["http://a.example/announce", "http://b.example/announce"], ["udp://c.example:80"]]
+            draft.metadata.webSeeds = ["http://seed.example/"]
         }
         let torrent = built.metainfo
         let link = torrent.magnetLink
@@ -209,7 +209,7 @@ struct TorrentRoundTripTests {
 
     @Test func emptyTiersAreDropped() throws {
         let built = try Samples.multiFile(.v1) { draft in
-            draft.trackers = [[], ["http://only.example/announce"], []]
+            draft.metadata.trackers = [[], ["http://only.example/announce"], []]
         }
         #expect(built.metainfo.trackers == [["http://only.example/announce"]])
         #expect(try Metainfo(bytes: built.metainfo.encoded()).trackers == [["http://only.example/announce"]])

@@ -419,21 +419,21 @@ func expectHashesMatch(_ torrent: Metainfo, _ bytesOf: ([String]) -> [UInt8]?) t
         defer { removeTemporaryFolder(base) }
         let tree = try SourceTree.make(in: base)
         var options = TorrentCreator.Options()
-        options.trackers = [["http://tracker.example/announce"], ["udp://backup.example:6969"]]
-        options.webSeeds = ["http://seed.example/"]
-        options.comment = "a comment"
-        options.createdBy = "Shoal tests"
-        options.creationDate = 1_700_000_000
-        options.isPrivate = true
-        options.source = "TEST"
+        options.metadata.trackers = [["http://tracker.example/announce"], ["udp://backup.example:6969"]]
+        options.metadata.webSeeds = ["http://seed.example/"]
+        options.metadata.comment = "a comment"
+        options.metadata.createdBy = "Shoal tests"
+        options.metadata.creationDate = 1_700_000_000
+        options.metadata.isPrivate = true
+        options.metadata.source = "TEST"
         options.threads = 2
         // No piece length: one is picked from the total size (16 KiB for so little data).
         let torrent = try await TorrentCreator(options: options).create(try TorrentCreator.list(path: tree.root))
         #expect(torrent.info.version == .hybrid)
         #expect(torrent.info.pieceLength == TorrentDraft.automaticPieceLength(totalSize: SourceTree.totalSize))
         #expect(torrent.info.pieceLength == 16_384)
-        #expect(torrent.trackers == options.trackers)
-        #expect(torrent.webSeeds == options.webSeeds)
+        #expect(torrent.trackers == options.metadata.trackers)
+        #expect(torrent.webSeeds == options.metadata.webSeeds)
         #expect(torrent.comment == "a comment")
         #expect(torrent.createdBy == "Shoal tests")
         #expect(torrent.creationDate == 1_700_000_000)
