@@ -98,7 +98,7 @@ struct TorrentSummary: Encodable {
         add("Name:", name)
         add("Version:", version?.rawValue)
         add("Size:", totalSize.map { "\(formatBytes($0)) (\($0) bytes)" })
-        add("Pieces:", pieceCount.map { count in "\(count) of \(pieceLength.map { formatBytes(Int64($0)) } ?? "?")" })
+        add("Pieces:", pieceCount.map { count in "\(count) × \(pieceLength.map { formatBytes(Int64($0)) } ?? "?")" })
         add("Private:", isPrivate.map { $0 ? "yes" : "no" })
         if let infoHashV1 { add("Hash v1:", infoHashV1) }
         if let infoHashV2 { add("Hash v2:", infoHashV2) }
