@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(name: "Bencode"),
@@ -23,7 +24,12 @@ let package = Package(
             "Metainfo",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage"]),
+        .target(name: "PeerWire", dependencies: [
+            "Bencode",
+            "Metainfo",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire"]),
         .executableTarget(name: "ShoalCLI", dependencies: [
             "Shoal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -31,6 +37,7 @@ let package = Package(
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "PeerWireTests", dependencies: ["PeerWire"]),
         .testTarget(name: "InteropTests", dependencies: ["Shoal"], exclude: ["Support"]),
     ],
     swiftLanguageModes: [.v6]

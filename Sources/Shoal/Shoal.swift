@@ -2,3 +2,4 @@
 @_exported import Bencode
 @_exported import Metainfo
 @_exported import Storage
+@_exported import PeerWire

@@ -1,0 +1,55 @@
+import Metainfo
+
+/// The 20 bytes a peer names itself with in the handshake and to trackers.
+public struct PeerID: Sendable, Hashable, CustomStringConvertible {
+    /// The bytes, always 20.
+    public let bytes: [UInt8]
+
+    /// A peer id from exactly 20 bytes.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 20 else { return nil }
+        self.bytes = Array(bytes)
+    }
+
+    /// For ids built here, whose length is right by construction.
+    private init(exactly bytes: [UInt8]) {
+        precondition(bytes.count == 20)
+        self.bytes = bytes
+    }
+
+    /// Shoal's own id in Azureus style: `-SH` + four version digits + `-` + 12 random characters, so other
+    /// clients can tell which program and version they talk to.
+    public static func shoal(version: (major: Int, minor: Int, patch: Int) = (0, 1, 0),
+                             using generator: inout some RandomNumberGenerator) -> PeerID {
+        let digits = String(format2(version.major)) + String(version.minor % 10) + String(version.patch % 10)
+        let prefix = Array("-SH\(digits)-".utf8)
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        let tail = (0..<(20 - prefix.count)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+        return PeerID(exactly: prefix + tail)
+    }
+
+    /// Shoal's own id, with the system's random numbers.
+    public static func shoal() -> PeerID {
+        var generator = SystemRandomNumberGenerator()
+        return shoal(using: &generator)
+    }
+
+    /// The client named by an Azureus-style id (`-XX1234-`), such as `qB 4.6.0` or `lt 2.0.8`; nil otherwise.
+    public var azureusClient: String? {
+        guard bytes[0] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[1...6].allSatisfy({ (0x21..<0x7f).contains($0) }) else { return nil }
+        let code = String(decoding: bytes[1...2], as: UTF8.self)
+        let version = bytes[3...6].map { String(UnicodeScalar($0)) }.joined(separator: ".")
+        return "\(code) \(version)"
+    }
+
+    public var description: String {
+        bytes.allSatisfy({ (0x20..<0x7f).contains($0) }) ? String(decoding: bytes, as: UTF8.self) : encodeHex(bytes)
+    }
+}
+
+/// Two decimal digits, as Azureus-style ids write the major version.
+private func format2(_ value: Int) -> String {
+    let clamped = max(0, min(99, value))
+    return clamped < 10 ? "0\(clamped)" : "\(clamped)"
+}
