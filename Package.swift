@@ -53,5 +53,7 @@ if ProcessInfo.processInfo.environment["SHOAL_FUZZ"] != nil {
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FuzzMagnet", dependencies: ["Metainfo"], path: "Fuzz/FuzzMagnet",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzPeerWire", dependencies: ["PeerWire"], path: "Fuzz/FuzzPeerWire",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 }
