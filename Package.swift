@@ -20,10 +20,7 @@ let package = Package(
             "Bencode",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Storage", dependencies: [
-            "Metainfo",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(name: "Storage", dependencies: ["Metainfo"]),
         .target(name: "PeerWire", dependencies: [
             "Bencode",
             "Metainfo",

@@ -14,7 +14,7 @@ public struct BencodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case emptyInteger
         /// An integer beyond 64 bits.
         case integerOverflow
-        /// A string longer than the limit, or than the bytes left.
+        /// A string longer than the limit. (One that only runs past the end of the input is ``unexpectedEnd``.)
         case stringTooLong(length: Int, limit: Int)
         /// Lists and dictionaries nested deeper than the limit.
         case nestingTooDeep(limit: Int)

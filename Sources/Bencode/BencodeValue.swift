@@ -63,8 +63,8 @@ extension BencodeValue {
 /// A bencoded list, with the byte span of each element when it was decoded.
 public struct BencodeList: Sendable, Hashable, RandomAccessCollection, ExpressibleByArrayLiteral {
     /// The elements, in order.
-    public private(set) var elements: [BencodeValue]
-    private var spans: [Range<Int>]
+    public let elements: [BencodeValue]
+    private let spans: [Range<Int>]
 
     /// A list of `elements`, with no spans.
     public init(_ elements: [BencodeValue]) {
@@ -86,12 +86,6 @@ public struct BencodeList: Sendable, Hashable, RandomAccessCollection, Expressib
     /// Where element `index` stood in the decoded input, or nil for a list built in code.
     public func span(at index: Int) -> Range<Int>? {
         spans.indices.contains(index) ? spans[index] : nil
-    }
-
-    /// Appends a value (the list then has no spans).
-    public mutating func append(_ value: BencodeValue) {
-        elements.append(value)
-        spans = []
     }
 
     public static func == (lhs: BencodeList, rhs: BencodeList) -> Bool { lhs.elements == rhs.elements }

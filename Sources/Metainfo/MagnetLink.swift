@@ -149,7 +149,9 @@ extension MagnetLink {
         var ranges: [ClosedRange<Int>] = []
         for item in value.split(separator: ",") {
             let ends = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let low = Int(ends[0]), low >= 0, let high = ends.count == 2 ? Int(ends[1]) : low, high >= low else {
+            // File indices beyond 32 bits name no file of any torrent Shoal accepts.
+            guard let low = Int(ends[0]), low >= 0, let high = ends.count == 2 ? Int(ends[1]) : low, high >= low,
+                  high <= Int(Int32.max) else {
                 throw MagnetError("'\(item)' is not a file index or range", parameter: parameter)
             }
             ranges.append(low...high)
@@ -168,7 +170,7 @@ extension MagnetLink {
         parts += webSeeds.map { "ws=" + percentEncode($0) }
         parts += peers.map { "x.pe=" + percentEncode($0) }
         if !selectOnly.isEmpty {
-            parts.append("so=" + selectOnly.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))
+            parts.append("so=" + selectOnly.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))
         }
         parts += extraParameters.map { percentEncode($0.key) + "=" + percentEncode($0.value) }
         return "magnet:?" + parts.joined(separator: "&")

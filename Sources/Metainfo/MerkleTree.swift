@@ -47,11 +47,6 @@ public enum MerkleTree {
         return hash
     }
 
-    /// The number of 16 KiB leaves a file of `length` bytes has before padding.
-    public static func leafCount(fileLength: Int64) -> Int {
-        Int((fileLength + Int64(blockSize) - 1) / Int64(blockSize))
-    }
-
     /// The root of a file's tree computed from its piece layer (one hash per `pieceLength` bytes).
     public static func root(pieceLayer: [SHA256Hash], pieceLength: Int) -> SHA256Hash {
         root(of: pieceLayer, padding: zeroSubtree(leafCount: pieceLength / blockSize))

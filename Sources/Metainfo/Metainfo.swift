@@ -53,7 +53,7 @@ public struct Metainfo: Sendable {
 
         var tiers: [[String]] = []
         var urlCount = 0
-        if let list = try top.list("announce-list") {
+        if let list = top.value("announce-list")?.list {
             for tier in list {
                 guard case .list(let urls) = tier else { continue }
                 let kept = urls.compactMap(\.utf8).filter { !$0.isEmpty }.prefix(max(0, Limits.maxURLs - urlCount))
@@ -61,7 +61,7 @@ public struct Metainfo: Sendable {
                 if !kept.isEmpty { tiers.append(Array(kept)) }
             }
         }
-        if tiers.isEmpty, let announce = try top.text("announce"), !announce.isEmpty {
+        if tiers.isEmpty, let announce = top.value("announce")?.bytes.map({ String(decoding: $0, as: UTF8.self) }), !announce.isEmpty {
             tiers = [[announce]]
         }
         trackers = tiers
@@ -71,9 +71,10 @@ public struct Metainfo: Sendable {
         case .list(let list)?: webSeeds = Array(list.compactMap(\.utf8).filter { !$0.isEmpty }.prefix(Limits.maxURLs))
         default: webSeeds = []
         }
-        comment = try top.text(top.utf8Variant(of: "comment"))
-        createdBy = try top.text("created by")
-        creationDate = try top.integer("creation date")
+        // Descriptive keys of the wrong type are ignored, as libtorrent does.
+        comment = top.value(top.utf8Variant(of: "comment"))?.bytes.map { String(decoding: $0, as: UTF8.self) }
+        createdBy = top.value("created by")?.bytes.map { String(decoding: $0, as: UTF8.self) }
+        creationDate = top.value("creation date")?.integer
 
         pieceLayers = [:]
         if info.version.hasV2 {
@@ -93,7 +94,7 @@ public struct Metainfo: Sendable {
             guard case .string(let bytes) = value else {
                 throw MetainfoError(.wrongType(expected: "byte string", found: value.kindName), key: key)
             }
-            let expected = Int((file.length + pieceLength - 1) / pieceLength)
+            let expected = TorrentInfo.pieceCount(spaceSize: file.length, pieceLength: info.pieceLength)
             guard bytes.count == expected * 32 else {
                 throw MetainfoError(.inconsistent("\(bytes.count / 32) hashes for a file of \(expected) pieces"), key: key)
             }

@@ -42,7 +42,7 @@ public struct TorrentDraft: Sendable {
     public var metadata = TorrentMetadata()
 
     /// The number of pieces.
-    public var pieceCount: Int { Int((pieceSpaceSize + Int64(pieceLength) - 1) / Int64(pieceLength)) }
+    public var pieceCount: Int { TorrentInfo.pieceCount(spaceSize: pieceSpaceSize, pieceLength: pieceLength) }
 
     /// Lays out `files` in the given order (Shoal sorts them as a v2 file tree orders them).
     public init(name: String, isSingleFile: Bool, files sources: [SourceFile], pieceLength: Int,
@@ -78,6 +78,11 @@ public struct TorrentDraft: Sendable {
             }
         }
         guard offset > 0 else { throw MetainfoError(.invalidValue("the torrent would hold no data")) }
+        // Refuse before anyone hashes: the same limits a loader applies.
+        guard offset <= TorrentInfo.Limits.maxTotalSize,
+              TorrentInfo.pieceCount(spaceSize: offset, pieceLength: pieceLength) <= TorrentInfo.Limits.maxPieceCount else {
+            throw MetainfoError(.invalidValue("\(offset) bytes in pieces of \(pieceLength) exceed the limit of \(TorrentInfo.Limits.maxPieceCount) pieces; choose larger pieces"), key: "info.piece length")
+        }
         self.name = name
         self.isSingleFile = isSingleFile
         self.version = version

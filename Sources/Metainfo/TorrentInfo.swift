@@ -91,6 +91,11 @@ public struct TorrentInfo: Sendable {
     /// The total size of the content, padding excluded.
     public var totalSize: Int64 { files.reduce(0) { $0 + ($1.isPadding ? 0 : $1.length) } }
 
+    /// The number of pieces of `pieceLength` bytes that cover `spaceSize` bytes.
+    public static func pieceCount(spaceSize: Int64, pieceLength: Int) -> Int {
+        Int((spaceSize + Int64(pieceLength) - 1) / Int64(pieceLength))
+    }
+
     /// The SHA-1 hash of piece `index`, for v1 and hybrid torrents.
     public func v1Hash(of index: PieceIndex) -> SHA1Hash? {
         guard version.hasV1, index.value >= 0, index.value < pieceCount else { return nil }
@@ -102,8 +107,9 @@ public struct TorrentInfo: Sendable {
     public enum Limits {
         /// The largest piece accepted: larger pieces would let a torrent force huge buffers on us.
         public static let maxPieceLength = 256 << 20
-        /// Piece indices travel as 32-bit integers on the wire.
-        public static let maxPieceCount = Int(Int32.max)
+        /// The most pieces: twice libtorrent's default limit, and a bitfield (512 KiB) well within the peer
+        /// wire parser's message limit.
+        public static let maxPieceCount = 1 << 22
         /// A bound on the total size that keeps all offset arithmetic far from overflow (8 PiB).
         public static let maxTotalSize: Int64 = 1 << 53
     }
@@ -153,7 +159,7 @@ extension TorrentInfo {
             guard pieces.count % 20 == 0 else {
                 throw MetainfoError(.invalidValue("length \(pieces.count) is not a multiple of 20"), key: "info.pieces")
             }
-            let expected = (pieceSpaceSize + pieceLength64 - 1) / pieceLength64
+            let expected = Self.pieceCount(spaceSize: pieceSpaceSize, pieceLength: pieceLength)
             guard pieces.count / 20 == expected else {
                 throw MetainfoError(.inconsistent("\(pieces.count / 20) piece hashes for \(expected) pieces of \(pieceLength) bytes over \(pieceSpaceSize) bytes"), key: "info.pieces")
             }
@@ -167,10 +173,15 @@ extension TorrentInfo {
                 pieceSpaceSize = v2Files.map(\.end).max() ?? 0
             } else {
                 files = try Self.merge(v1: files, v1Single: isSingleFile, v2: v2Files, v2Single: v2Single)
+                // Trailing padding may round the v1 part up to a whole piece, but never add one.
+                let v2Pieces = Self.pieceCount(spaceSize: v2Files.map(\.end).max() ?? 0, pieceLength: pieceLength)
+                guard v2Pieces == Self.pieceCount(spaceSize: pieceSpaceSize, pieceLength: pieceLength) else {
+                    throw MetainfoError(.inconsistent("the v1 part has \(Self.pieceCount(spaceSize: pieceSpaceSize, pieceLength: pieceLength)) pieces, the file tree \(v2Pieces)"), key: "info.files")
+                }
             }
         }
         guard pieceSpaceSize > 0 else { throw MetainfoError(.invalidValue("the torrent holds no data"), key: "info") }
-        let pieceCount = Int((pieceSpaceSize + pieceLength64 - 1) / pieceLength64)
+        let pieceCount = Self.pieceCount(spaceSize: pieceSpaceSize, pieceLength: pieceLength)
         guard pieceCount <= Limits.maxPieceCount else {
             throw MetainfoError(.invalidValue("\(pieceCount) pieces exceed the wire protocol's limit"), key: "info.piece length")
         }
@@ -184,8 +195,9 @@ extension TorrentInfo {
         self.pieceLength = pieceLength
         self.files = files
         self.version = version
-        self.isPrivate = try info.integer("private") == 1
-        self.source = try info.text("source")
+        // Optional keys of the wrong type are ignored, as libtorrent does, rather than refusing the torrent.
+        self.isPrivate = (info.value("private")?.integer ?? 0) != 0
+        self.source = info.value("source")?.bytes.map { String(decoding: $0, as: UTF8.self) }
         self.isSingleFile = isSingleFile
         self.pieceCount = pieceCount
         self.pieceSpaceSize = pieceSpaceSize
@@ -209,7 +221,7 @@ extension TorrentInfo {
                 throw MetainfoError(.inconsistent("both 'length' and 'files' are present"), key: "info")
             }
             _ = try add(0, length, key: "info.length")
-            let attributes = FileAttributes(letters: try info.bytes("attr") ?? [])
+            let attributes = FileAttributes(letters: info.value("attr")?.bytes ?? [])
             return ([FileEntry(path: [name], length: length, offset: 0, attributes: attributes)], true)
         }
         guard let list = try info.list("files") else {
@@ -225,7 +237,7 @@ extension TorrentInfo {
             let pathList = try file.list(file.utf8Variant(of: "path"))
             guard let pathList else { throw MetainfoError(.missingKey, key: "\(key).path") }
             let components = try pathComponents(pathList, key: "\(key).path")
-            var attributes = FileAttributes(letters: try file.bytes("attr") ?? [])
+            var attributes = FileAttributes(letters: file.value("attr")?.bytes ?? [])
             // BitComet's padding files predate BEP 47 and carry only their name.
             if components.last?.starts(with: Array("_____padding_file_".utf8)) == true { attributes.insert(.padding) }
             guard let path = PathRule.sanitize(path: components) else {
@@ -318,7 +330,9 @@ extension TorrentInfo {
                 }
                 root = hash
             }
-            var attributes = FileAttributes(letters: try properties.bytes("attr") ?? [])
+            // A v2 file tree has no padding files; a `p` there would hide a real file from verification.
+            var attributes = FileAttributes(letters: properties.value("attr")?.bytes ?? [])
+            attributes.remove(.padding)
             guard let safe = PathRule.sanitize(path: childPath) else {
                 throw MetainfoError(.invalidValue("no usable component in the path"), key: key)
             }

@@ -1,4 +1,5 @@
 import Bencode
+import Metainfo
 import NIOCore
 
 /// The BEP 10 extension handshake: extended message 0, a bencoded dictionary saying which extension
@@ -54,7 +55,9 @@ public struct ExtensionHandshake: Sendable, Hashable {
         client = dictionary["v"]?.utf8
         if let ip = dictionary["yourip"]?.bytes, ip.count == 4 || ip.count == 16 { yourIP = ip }
         if let queue = dictionary["reqq"]?.integer, queue > 0, queue <= Int64(Int32.max) { requestQueueLength = Int(queue) }
-        if let size = dictionary["metadata_size"]?.integer, size > 0, size <= Int64(Int32.max) { metadataSize = Int(size) }
+        // No info dictionary larger than a torrent file may be can be asked for.
+        if let size = dictionary["metadata_size"]?.integer, size > 0,
+           size <= Int64(BencodeDecoder.torrent.limits.maxInputSize) { metadataSize = Int(size) }
     }
 
     /// The bencoded payload of extended message 0.

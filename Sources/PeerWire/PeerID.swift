@@ -34,7 +34,8 @@ public struct PeerID: Sendable, Hashable, CustomStringConvertible {
         return shoal(using: &generator)
     }
 
-    /// The client named by an Azureus-style id (`-XX1234-`), such as `qB 4.6.0` or `lt 2.0.8`; nil otherwise.
+    /// The client named by an Azureus-style id (`-XX1234-`) as its code and four version characters, such as
+    /// `qB 4.6.5.0`; nil for ids of other styles.
     public var azureusClient: String? {
         guard bytes[0] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
               bytes[1...6].allSatisfy({ (0x21..<0x7f).contains($0) }) else { return nil }

@@ -122,8 +122,8 @@ enum AtomicFile {
     }
 
     /// The temporary file being written, for the signal handler to remove. Unchecked because a signal handler
-    /// cannot take a lock; safe because only the main task writes it, before installing the handler and
-    /// after the file is renamed, and the handler only reads it.
+    /// cannot take a lock; safe because one task at a time writes it (`store` is not reentrant), the handler
+    /// only reads it, and it is cleared before the memory it points to is freed.
     nonisolated(unsafe) private static var pendingPath: UnsafeMutablePointer<CChar>?
 
     static func store(_ bytes: [UInt8], at path: String) throws {
@@ -132,8 +132,9 @@ enum AtomicFile {
         pendingPath = strdup(temporary)
         installCleanup()
         defer {
-            free(pendingPath)
+            let path = pendingPath
             pendingPath = nil
+            free(path)
         }
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
@@ -146,11 +147,18 @@ enum AtomicFile {
             }
             return true
         }
-        let code = errno
-        ok = ok && fsync(descriptor) == 0
+        var code = errno
+        if ok, fsync(descriptor) != 0 {
+            ok = false
+            code = errno
+        }
         close(descriptor)
-        guard ok, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(ok ? errno : code))
+        if ok, rename(temporary, path) != 0 {
+            ok = false
+            code = errno
+        }
+        guard ok else {
+            let reason = String(cString: strerror(code))
             unlink(temporary)
             throw Failure(description: reason)
         }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
 import Foundation
 import Shoal
@@ -13,24 +18,45 @@ private let maxTorrentFileSize = BencodeDecoder.torrent.limits.maxInputSize
 
 /// Reads and parses a torrent file; any failure is bad input (exit 2) with one line naming what is wrong.
 func loadTorrent(_ path: String) throws(ExitCode) -> Metainfo {
-    let url = URL(fileURLWithPath: path)
-    let size: Int
-    do {
-        let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
-        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-    } catch {
-        throw Terminal.badInput("cannot read '\(path)': no such file or not accessible")
-    }
-    guard size <= maxTorrentFileSize else {
-        throw Terminal.badInput("'\(path)' is \(size) bytes, larger than the \(maxTorrentFileSize)-byte limit for torrent files")
-    }
     let bytes: [UInt8]
-    do { bytes = Array(try Data(contentsOf: url)) } catch {
-        throw Terminal.badInput("cannot read '\(path)': \(error.localizedDescription)")
+    do { bytes = try readBoundedFile(path, limit: maxTorrentFileSize) } catch {
+        throw Terminal.badInput("cannot read '\(path)': \(error)")
     }
     do { return try Metainfo(bytes: bytes) } catch {
         throw Terminal.badInput("'\(path)': \(error)")
     }
+}
+
+struct ReadFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The bytes of a regular file of at most `limit` bytes. Devices, FIFOs and files that grow past the limit
+/// while being read are refused rather than read without end.
+func readBoundedFile(_ path: String, limit: Int) throws(ReadFailure) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard descriptor >= 0 else { throw ReadFailure(description: String(cString: strerror(errno))) }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        throw ReadFailure(description: "not a regular file")
+    }
+    guard Int(info.st_size) <= limit else {
+        throw ReadFailure(description: "\(info.st_size) bytes, larger than the \(limit)-byte limit for torrent files")
+    }
+    var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+    var count = 0
+    while count < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + count, $0.count - count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw ReadFailure(description: String(cString: strerror(errno)))
+        }
+        if n == 0 { break }
+        count += n
+    }
+    guard count <= limit, count < bytes.count else { throw ReadFailure(description: "the file grew while being read") }
+    return Array(bytes[..<count])
 }
 
 /// A magnet link if the argument is one, otherwise a torrent file.

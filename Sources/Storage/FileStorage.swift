@@ -39,8 +39,9 @@ public final class FileStorage: StorageBackend {
 
     private struct Handles {
         var open: [Int: Handle] = [:]
-        /// Descriptors replaced while another thread may still use them; closed when the storage goes.
-        var retired: [Int32] = []
+        /// Read-only descriptors replaced by writable ones while readers still used them, with their reader
+        /// counts; each is closed when its last reader lets go.
+        var retired: [Int32: Int] = [:]
         var clock: UInt64 = 0
     }
 
@@ -56,7 +57,7 @@ public final class FileStorage: StorageBackend {
     deinit {
         handles.withLock { state in
             for handle in state.open.values { close(handle.descriptor) }
-            for descriptor in state.retired { close(descriptor) }
+            for descriptor in state.retired.keys { close(descriptor) }
         }
     }
 
@@ -109,7 +110,7 @@ public final class FileStorage: StorageBackend {
     private func withDescriptor<T>(_ file: FileIndex, writable: Bool,
                                    _ body: (Int32?) throws(StorageError) -> T) throws(StorageError) -> T {
         let descriptor = try acquire(file, writable: writable)
-        defer { if descriptor != nil { release(file) } }
+        defer { if let descriptor { release(file, descriptor) } }
         return try body(descriptor)
     }
 
@@ -125,38 +126,55 @@ public final class FileStorage: StorageBackend {
         if let cached { return cached }
 
         guard let descriptor = try open(file, writable: writable) else { return nil }
-        return handles.withLock { state in
-            if let existing = state.open[file.value] {
+        var toClose: [Int32] = []
+        let chosen: Int32 = handles.withLock { state in
+            if var existing = state.open[file.value] {
                 if existing.writable || !writable {
                     // Another thread opened it meanwhile: use theirs.
-                    close(descriptor)
-                    state.open[file.value]!.users += 1
+                    toClose.append(descriptor)
+                    existing.users += 1
+                    state.open[file.value] = existing
                     return existing.descriptor
                 }
-                // A reader may still hold the old descriptor; close it only if nobody does.
-                if existing.users == 0 { close(existing.descriptor) } else { state.retired.append(existing.descriptor) }
+                // Readers may still hold the read-only descriptor: it goes when the last of them lets go.
+                if existing.users == 0 { toClose.append(existing.descriptor) } else { state.retired[existing.descriptor] = existing.users }
             }
-            state.open[file.value] = Handle(descriptor: descriptor, writable: writable,
-                                            users: (state.open[file.value]?.users ?? 0) + 1, lastUse: state.clock)
-            evictIdle(&state)
+            state.open[file.value] = Handle(descriptor: descriptor, writable: writable, users: 1, lastUse: state.clock)
+            toClose += evictIdle(&state)
             return descriptor
         }
+        for descriptor in toClose { close(descriptor) }
+        return chosen
     }
 
-    private func release(_ file: FileIndex) {
-        handles.withLock { state in
-            state.open[file.value]?.users -= 1
-            evictIdle(&state)
+    private func release(_ file: FileIndex, _ descriptor: Int32) {
+        let toClose: [Int32] = handles.withLock { state in
+            if state.open[file.value]?.descriptor == descriptor {
+                state.open[file.value]?.users -= 1
+            } else if let users = state.retired[descriptor] {
+                if users > 1 {
+                    state.retired[descriptor] = users - 1
+                } else {
+                    state.retired[descriptor] = nil
+                    return [descriptor]
+                }
+            }
+            return evictIdle(&state)
         }
+        for descriptor in toClose { close(descriptor) }
     }
 
-    private func evictIdle(_ state: inout Handles) {
-        guard state.open.count > maxOpenFiles else { return }
+    /// Forgets the least recently used idle descriptors beyond ``maxOpenFiles``; the caller closes them
+    /// after letting go of the lock.
+    private func evictIdle(_ state: inout Handles) -> [Int32] {
+        guard state.open.count > maxOpenFiles else { return [] }
         let idle = state.open.filter { $0.value.users == 0 }.sorted { $0.value.lastUse < $1.value.lastUse }
+        var evicted: [Int32] = []
         for (index, handle) in idle.prefix(state.open.count - maxOpenFiles) {
-            close(handle.descriptor)
+            evicted.append(handle.descriptor)
             state.open[index] = nil
         }
+        return evicted
     }
 
     /// Opens the file one component at a time below the root, never following a symlink.
@@ -192,7 +210,8 @@ public final class FileStorage: StorageBackend {
             }
             directory = next
         }
-        let flags = (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC
+        // O_NONBLOCK: a FIFO planted where a file belongs must not hang the open; regular files ignore it.
+        let flags = (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK
         let descriptor = openat(directory, entry.path.last ?? "", flags, 0o644)
         let code = errno
         close(directory)

@@ -41,12 +41,14 @@ extension StorageLayout {
 /// Reads a torrent's pieces on worker threads, several pieces per read, and hands each to a visitor.
 ///
 /// Hashing runs on threads of its own, not on Swift's cooperative pool or an event loop, so a long check
-/// never starves other work. Each worker owns one buffer for its whole run: no allocation per piece.
+/// never starves other work. Each worker owns one read buffer for its whole run.
 struct ParallelPieceReader: Sendable {
     let storage: PieceStorage
     let threads: Int
     /// Bytes read per batch (rounded to whole pieces, at least one).
     var batchBytes = 4 << 20
+    /// The most memory all workers' buffers may take together.
+    static let bufferBudget = 1 << 30
 
     /// Calls `visit(piece, bytes, complete)` for every piece, from several threads at once; `complete` is false
     /// when some of the piece's file bytes are missing. `progress` receives the number of bytes done so far.
@@ -57,7 +59,9 @@ struct ParallelPieceReader: Sendable {
         let batches = (layout.pieceCount + piecesPerBatch - 1) / piecesPerBatch
         let shared = SharedProgress()
         let storage = self.storage
-        await runOnThreads(min(max(1, threads), max(1, batches))) { _ in
+        // Huge pieces mean huge buffers: keep all workers' buffers within a budget, whatever the torrent says.
+        let budgetThreads = max(1, Self.bufferBudget / (piecesPerBatch * layout.pieceLength))
+        await runOnThreads(min(max(1, threads), max(1, batches), budgetThreads)) { _ in
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: piecesPerBatch * layout.pieceLength, alignment: 64)
             defer { buffer.deallocate() }
             while shared.failure.withLock({ $0 == nil }) {

@@ -36,7 +36,7 @@ public struct StorageLayout: Sendable {
         self.files = files
         self.pieceLength = pieceLength
         self.pieceSpaceSize = pieceSpaceSize
-        self.pieceCount = Int((pieceSpaceSize + Int64(pieceLength) - 1) / Int64(pieceLength))
+        self.pieceCount = TorrentInfo.pieceCount(spaceSize: pieceSpaceSize, pieceLength: pieceLength)
         self.dataFiles = files.indices.filter { files[$0].length > 0 }
     }
 
@@ -93,7 +93,8 @@ public struct StorageLayout: Sendable {
         guard let segment = segments(in: range(of: index)).first(where: { !$0.isPadding }) else { return nil }
         let file = files[segment.file.value]
         let piece = Int64(pieceLength)
-        return (segment.file, Int(segment.fileOffset / piece), Int((file.length + piece - 1) / piece), segment.length)
+        return (segment.file, Int(segment.fileOffset / piece), TorrentInfo.pieceCount(spaceSize: file.length, pieceLength: pieceLength),
+                segment.length)
     }
 
     /// The blocks of `index` of at most `blockLength` bytes.

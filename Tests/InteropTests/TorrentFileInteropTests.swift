@@ -67,7 +67,7 @@ struct TorrentFileInteropTests {
         let theirFiles = try #require(theirs["files"] as? [[String: Any]])
         #expect(Self.dataFiles(theirFiles) == Self.dataFiles(try #require(ours.files)))
 
-        let check = try Tools.libtorrent(["check", torrent.path, payload.deletingLastPathComponent().path])
+        let check = try Tools.libtorrent(["check", torrent.path, payload.deletingLastPathComponent().path, "--timeout", "120"])
         #expect(check["have"] as? Int == ours.pieceCount, "libtorrent did not verify every piece: \(check)")
 
         if version == "v1" {
@@ -178,6 +178,11 @@ struct TorrentFileInteropTests {
         #expect(loaded.status == 0, "\(loaded.stderr)")
         let info = try JSONDecoder().decode(ShoalInfo.self, from: Data(loaded.stdout.utf8))
         #expect(info.files?.map(\.path) == ["_/passwd"])
+
+        // A device is not a torrent file, and is not read without end.
+        let device = try Tools.runShoal(["info", "/dev/zero"])
+        #expect(device.status == 2)
+        #expect(device.stderr.contains("not a regular file"))
 
         let magnet = try Tools.runShoal(["info", "magnet:?xt=urn:btih:1234"])
         #expect(magnet.status == 2)

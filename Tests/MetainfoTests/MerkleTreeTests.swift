@@ -62,15 +62,6 @@ struct MerkleTreeTests {
         #expect(MerkleTree.subtreeRoot(leaves: [], width: 4) == MerkleTree.zeroSubtree(leafCount: 4))
     }
 
-    @Test func leafCounts() {
-        #expect(MerkleTree.blockSize == 16_384)
-        #expect(MerkleTree.leafCount(fileLength: 0) == 0)
-        #expect(MerkleTree.leafCount(fileLength: 1) == 1)
-        #expect(MerkleTree.leafCount(fileLength: 16_384) == 1)
-        #expect(MerkleTree.leafCount(fileLength: 16_385) == 2)
-        #expect(MerkleTree.leafCount(fileLength: 5 * 16_384) == 5)
-        #expect(MerkleTree.leafCount(fileLength: 1 << 40) == 1 << 26)
-    }
 
     /// The root computed from a piece layer equals the root computed from all the leaves.
     @Test(arguments: [(1, 16_384), (2, 32_768), (3, 32_768), (5, 32_768), (4, 65_536), (9, 65_536), (5, 16_384), (9, 131_072)])

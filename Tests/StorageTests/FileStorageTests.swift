@@ -327,3 +327,20 @@ import Testing
         }
     }
 }
+
+@Suite struct FileStorageSpecialFileTests {
+    @Test("A FIFO where a torrent file belongs is refused at once, never waited on")
+    func fifoIsRefused() throws {
+        let root = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(root) }
+        try FileManager.default.createDirectory(atPath: root + "/t", withIntermediateDirectories: true)
+        #expect(mkfifo(root + "/t/pipe", 0o644) == 0)
+        let storage = FileStorage(root: root, files: [FileEntry(path: ["t", "pipe"], length: 10, offset: 0)])
+        var buffer = [UInt8](repeating: 0, count: 10)
+        let error = #expect(throws: StorageError.self) {
+            _ = try buffer.withUnsafeMutableBytes { try storage.read(file: 0, at: 0, into: $0) }
+        }
+        #expect(error?.reason == .unexpectedFileType)
+        #expect(throws: StorageError.self) { try [UInt8](repeating: 1, count: 4).withUnsafeBytes { try storage.write(file: 0, at: 0, from: $0) } }
+    }
+}

@@ -170,9 +170,8 @@ def cmd_check(args):
     ses = _session()
     h = ses.add_torrent(atp)
     # There is no resume data, so libtorrent hash-checks every existing piece on
-    # add; force_recheck() makes that explicit (and restarts the check if one had
-    # already begun), so we wait for the torrent_checked_alert after it.
-    h.force_recheck()
+    # add. No force_recheck(): if the first check had already ended, stop_when_ready
+    # has paused the torrent, and a paused torrent's recheck never runs.
     deadline = time.monotonic() + args.timeout
     checking = (lt.torrent_status.checking_files,
                 lt.torrent_status.queued_for_checking,
@@ -192,8 +191,6 @@ def cmd_check(args):
             error = st.errc.message()
         if error is not None:
             break
-        # a second check may still be running if the first alert came from the
-        # check libtorrent started on add, so also wait for a non-checking state
         if checked and st.state not in checking:
             break
     st = h.status()
