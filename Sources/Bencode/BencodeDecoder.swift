@@ -183,10 +183,8 @@ private struct Parser {
             if position > digitsStart, input[digitsStart] == UInt8(ascii: "0") {
                 throw BencodeError(.leadingZero, at: digitsStart)
             }
-            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-            guard !o1, !o2 else { throw BencodeError(.integerOverflow, at: start) }
-            magnitude = sum
+            guard let next = appendingDigit(magnitude, byte) else { throw BencodeError(.integerOverflow, at: start) }
+            magnitude = next
             position += 1
         }
         guard position > digitsStart else { throw BencodeError(.emptyInteger, at: start) }
@@ -213,10 +211,8 @@ private struct Parser {
             if position > start, input[start] == UInt8(ascii: "0") {
                 throw BencodeError(.leadingZero, at: start)
             }
-            let (times10, o1) = length.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
             // A length past Int.max is certainly past the limit; report it as the largest length.
-            length = o1 || o2 ? Int.max : sum
+            length = appendingDigit(length, byte) ?? Int.max
             position += 1
         }
         position += 1  // ':'
@@ -229,4 +225,11 @@ private struct Parser {
         position += length
         return bytes
     }
+}
+
+/// `value` × 10 plus the ASCII digit `byte`, or nil on overflow.
+private func appendingDigit<T: FixedWidthInteger>(_ value: T, _ byte: UInt8) -> T? {
+    let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+    let (sum, overflow2) = times10.addingReportingOverflow(T(byte - UInt8(ascii: "0")))
+    return overflow1 || overflow2 ? nil : sum
 }
