@@ -26,7 +26,8 @@ let package = Package(
             "Metainfo",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire"]),
+        .target(name: "Engine", dependencies: ["Metainfo", "Storage", "PeerWire"]),
+        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire", "Engine"]),
         .executableTarget(name: "ShoalCLI", dependencies: [
             "Shoal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -35,6 +36,7 @@ let package = Package(
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "InteropTests", dependencies: ["Shoal"], exclude: ["Support"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,3 +3,4 @@
 @_exported import Metainfo
 @_exported import Storage
 @_exported import PeerWire
+@_exported import Engine
