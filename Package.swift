@@ -26,7 +26,13 @@ let package = Package(
             "Metainfo",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .target(name: "Engine", dependencies: ["Metainfo", "Storage", "PeerWire"]),
+        .target(name: "Engine", dependencies: [
+            "Metainfo",
+            "Storage",
+            "PeerWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire", "Engine"]),
         .executableTarget(name: "ShoalCLI", dependencies: [
             "Shoal",

@@ -80,7 +80,7 @@ public struct PeerConnectionState: Sendable {
     public private(set) var incoming: [BlockRequest] = []
     /// Pieces the peer may request even while choked (BEP 6 allowed fast set we sent).
     public var allowedFastForPeer: Set<PieceIndex> = []
-    private var messagesReceived = 0
+    private var sawProtocolMessage = false
 
     public init(pieceCount: Int, pieceLength: Int, totalSize: Int64, fastExtension: Bool, limits: Limits = Limits()) {
         self.pieceCount = pieceCount
@@ -106,8 +106,13 @@ public struct PeerConnectionState: Sendable {
 
     /// Takes in one message from the peer and says what follows from it.
     public mutating func received(_ message: PeerMessage) throws(ProtocolViolation) -> [Event] {
-        messagesReceived += 1
-        let first = messagesReceived == 1
+        // A bitfield (or have-all/none) must come before other protocol messages; extension messages (libtorrent
+        // sends its extension handshake first), keep-alives and the DHT port may precede it.
+        let first = !sawProtocolMessage
+        switch message {
+        case .extended, .keepAlive, .port: break
+        default: sawProtocolMessage = true
+        }
         switch message {
         case .keepAlive:
             return []

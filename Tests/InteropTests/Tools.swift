@@ -153,3 +153,52 @@ struct ShoalVerify: Decodable {
     var missing: [Int]
     var bad: [Int]
 }
+
+/// A tool left running in the background (a seeder), stopped by closing its standard input or, failing
+/// that, by a signal when the value goes.
+final class BackgroundTool {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// The first line the tool prints, waiting at most `timeout` seconds.
+    func firstLine(timeout: TimeInterval = 30) -> String? {
+        let handle = output.fileHandleForReading
+        let result = LineBox()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            var bytes: [UInt8] = []
+            while true {
+                let data = handle.readData(ofLength: 1)
+                guard let byte = data.first, byte != UInt8(ascii: "\n") else { break }
+                bytes.append(byte)
+            }
+            result.set(String(decoding: bytes, as: UTF8.self))
+            done.signal()
+        }
+        return done.wait(timeout: .now() + timeout) == .success ? result.value : nil
+    }
+
+    deinit {
+        try? input.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+private final class LineBox: @unchecked Sendable {
+    // Safe: written once on the reader's queue before it signals the semaphore the caller waits on.
+    private(set) var value: String?
+    func set(_ line: String) { value = line }
+}

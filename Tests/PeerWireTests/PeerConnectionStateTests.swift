@@ -32,6 +32,11 @@ import Testing
         var late = Self.state()
         _ = try late.received(.unchoke)
         #expect(Self.violation(&late, .bitfield([0, 0])))
+        // libtorrent sends its extension handshake before the bitfield: that is allowed.
+        var afterExtension = Self.state()
+        _ = try afterExtension.received(.extended(id: 0, payload: ByteBuffer(bytes: Array("de".utf8))))
+        _ = try afterExtension.received(.keepAlive)
+        #expect(try afterExtension.received(.haveAll) == [.peerHasAll])
     }
 
     @Test func haveAllNeedsTheFastExtension() throws {

@@ -51,6 +51,7 @@ Every subcommand prints one JSON object on stdout; errors go to stderr, exit 1
 
 import argparse
 import json
+import select
 import os
 import sys
 import time
@@ -249,6 +250,48 @@ def cmd_create(args):
     }
 
 
+def cmd_seed(args):
+    """Seeds TORRENT from SAVE_DIR on 127.0.0.1 until stdin closes or the timeout passes.
+
+    Prints {"port": N} as soon as the session listens (stdout is flushed), then,
+    on exit, one more line with the bytes uploaded."""
+    ti = _load_info(args.torrent)
+    settings = {
+        "listen_interfaces": "127.0.0.1:0",
+        "outgoing_interfaces": "127.0.0.1",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        # loopback peers all share one address, and uTP would only add noise here
+        "allow_multiple_connections_per_ip": True,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    }
+    ses = lt.session(settings)
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = os.path.abspath(args.save_dir)
+    atp.flags = (lt.torrent_flags.seed_mode | lt.torrent_flags.override_trackers
+                 | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd | lt.torrent_flags.disable_pex)
+    atp.trackers = []
+    h = ses.add_torrent(atp)
+    deadline = time.monotonic() + 10
+    while ses.listen_port() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sys.stdout.write(json.dumps({"port": ses.listen_port()}) + "\n")
+    sys.stdout.flush()
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([sys.stdin], [], [], 0.5)
+        if ready and not sys.stdin.read(1):
+            break
+        ses.pop_alerts()
+    st = h.status()
+    return {"uploaded": st.total_upload, "error": None}
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="lt_tool.py", description="libtorrent oracle for Shoal interop tests")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -279,6 +322,12 @@ def main(argv):
     pk.add_argument("--private", action="store_true")
     pk.add_argument("--comment")
     pk.set_defaults(fn=cmd_create)
+
+    ps = sub.add_parser("seed")
+    ps.add_argument("torrent")
+    ps.add_argument("save_dir")
+    ps.add_argument("--timeout", type=float, default=300.0)
+    ps.set_defaults(fn=cmd_seed)
 
     args = p.parse_args(argv)
     try:
