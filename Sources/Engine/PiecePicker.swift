@@ -194,6 +194,15 @@ public struct PiecePicker<PeerKey: Hashable & Sendable>: Sendable {
         if blocks.allSatisfy({ $0 == .open }) { underWay[piece] = nil } else { underWay[piece] = blocks }
     }
 
+    /// A peer went away: every request it held is open again (unless another peer holds it too).
+    public mutating func forget(peer: PeerKey) {
+        for (piece, blocks) in underWay {
+            for (block, state) in blocks.enumerated() {
+                if case .requested(let peers) = state, peers.contains(peer) { requestEnded(piece: piece, block: block, peer: peer) }
+            }
+        }
+    }
+
     /// A completed piece failed its hash check: all its blocks are wanted again.
     public mutating func hashFailed(_ piece: PieceIndex) { underWay[piece] = nil }
 }

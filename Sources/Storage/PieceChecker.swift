@@ -54,20 +54,23 @@ public struct PieceChecker: Sendable {
 
     /// Reads and hashes every piece. `progress` gets the bytes checked so far, from worker threads.
     public func check(progress: (@Sendable (Int64) -> Void)? = nil) async throws(StorageError) -> PieceCheckResult {
-        let layout = storage.layout
-        let info = torrent.info
-        let expectedV2 = info.version.hasV2 ? (0..<layout.pieceCount).map { expectedV2Hash(of: PieceIndex($0)) } : []
-        let states = Mutex([PieceState](repeating: .missing, count: layout.pieceCount))
+        let states = Mutex([PieceState](repeating: .missing, count: storage.layout.pieceCount))
         let reader = ParallelPieceReader(storage: storage, threads: threads)
         try await reader.forEachPiece(progress: progress) { piece, bytes, complete in
             guard complete else { return }
-            let digests = layout.digests(of: piece, bytes: bytes, v1: info.version.hasV1, v2: info.version.hasV2)
-            var good = true
-            if info.version.hasV1 { good = good && digests.v1 == info.v1Hash(of: piece) }
-            if info.version.hasV2 { good = good && digests.v2 != nil && digests.v2 == expectedV2[piece.value] }
+            let good = verify(piece, bytes: bytes)
             states.withLock { $0[piece.value] = good ? .good : .bad }
         }
         return PieceCheckResult(states: states.withLock { $0 })
+    }
+
+    /// Whether `bytes` (the whole piece as peers exchange it) match every hash the torrent has for `piece`.
+    public func verify(_ piece: PieceIndex, bytes: UnsafeRawBufferPointer) -> Bool {
+        let info = torrent.info
+        let digests = storage.layout.digests(of: piece, bytes: bytes, v1: info.version.hasV1, v2: info.version.hasV2)
+        if info.version.hasV1, digests.v1 != info.v1Hash(of: piece) { return false }
+        if info.version.hasV2, digests.v2 == nil || digests.v2 != expectedV2Hash(of: piece) { return false }
+        return true
     }
 
     /// The v2 hash a piece must have: its entry in the file's piece layer, or the file's root for a file of

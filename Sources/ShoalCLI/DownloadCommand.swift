@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Shoal
+
+struct DownloadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Download a torrent from the peers given with --peer (trackers, DHT and magnet links come later).",
+        discussion: "Exit status: 0 when every piece is downloaded and verified, 1 if peers ran out first, 2 on unusable input."
+    )
+
+    @Argument(help: "A .torrent file.")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "The download folder (default: the current folder).")
+    var output: String = "."
+
+    @Option(name: .customLong("peer"), help: "A peer to connect to, as HOST:PORT; repeat for more.")
+    var peers: [String] = []
+
+    func run() async throws {
+        if source.lowercased().hasPrefix("magnet:") {
+            throw Terminal.badInput("magnet links need metadata exchange (BEP 9), which Shoal does not have yet; use a .torrent file")
+        }
+        let torrent = try loadTorrent(source)
+        let addresses = try peers.map { text throws(ExitCode) -> (host: String, port: Int) in
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+                throw Terminal.badInput("--peer takes HOST:PORT, not '\(text)'")
+            }
+            return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+        let info = torrent.info
+        let backend = FileStorage(root: output, files: info.files)
+        let storage = PieceStorage(layout: StorageLayout(info), backend: backend)
+
+        // Data already on disk counts only once it verifies: a restart fetches just what is missing.
+        let bar = ProgressBar(label: "checking", total: info.pieceSpaceSize)
+        let existing: PieceCheckResult
+        do { existing = try await PieceChecker(torrent: torrent, storage: storage).check { bar.update($0) } } catch {
+            bar.finish()
+            Terminal.error("\(error)")
+            throw ExitCode(2)
+        }
+        bar.finish()
+
+        let download = TorrentDownload(torrent: torrent, storage: storage, verified: existing.good)
+        let reporter = Task {
+            var fetched = 0
+            for await event in download.eventStream {
+                if case .pieceVerified = event { fetched += 1 }
+                report(event)
+            }
+            return fetched
+        }
+        let verified = await download.run(peers: addresses)
+        let fetched = await reporter.value
+        // Empty files hold no piece, so nothing above creates them.
+        for (index, file) in info.files.enumerated() where file.length == 0 && !file.isPadding {
+            try? backend.write(file: FileIndex(index), at: 0, from: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        print("\(verified.setCount) of \(info.pieceCount) pieces verified, \(fetched) downloaded")
+        if !verified.isFull { throw ExitCode(1) }
+    }
+
+    private func report(_ event: DownloadEvent) {
+        switch event {
+        case .peerConnected(let peer, let client): log("connected to \(peer)" + (client.map { " (\($0))" } ?? ""))
+        case .peerDisconnected(let peer, let reason): log("disconnected from \(peer): \(reason)")
+        case .pieceVerified(_, let have, let total):
+            if Terminal.isInteractive {
+                FileHandle.standardError.write(Data(String(format: "\r%5.1f%%  %d/%d pieces ", Double(have) * 100 / Double(total), have, total).utf8))
+            }
+        case .pieceFailed(let piece): log("piece \(piece) failed its hash check; fetching it again")
+        case .finished: log("download complete")
+        }
+    }
+
+    private func log(_ line: String) {
+        FileHandle.standardError.write(Data(((Terminal.isInteractive ? "\r" : "") + line + "\n").utf8))
+    }
+}
