@@ -73,7 +73,13 @@ public final class PeerLink {
         let chunk: ByteBuffer?
         do { chunk = try await inbound.next() } catch { throw .transport("\(error)") }
         guard var chunk else { throw .closed }
-        buffer.writeBuffer(&chunk)
+        // Keep only unparsed bytes: appending to an ever-growing buffer would hold every byte ever received.
+        if buffer.readableBytes == 0 {
+            buffer = chunk
+        } else {
+            buffer.discardReadBytes()
+            buffer.writeBuffer(&chunk)
+        }
     }
 }
 
