@@ -24,61 +24,73 @@ public enum PeerLinkError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// One open, handshaken TCP connection to a peer, read and written as peer wire messages.
+/// The receiving side of a socket: chunks as they arrive, with the bytes not yet parsed.
 ///
-/// Used inside ``PeerConnector/withConnection(host:port:handshake:group:_:)``, which closes the socket when
-/// the body returns. Bytes are parsed as they arrive, several messages per read; a message longer than the
-/// parser's limit ends the connection.
-public final class PeerLink {
-    /// The peer's handshake.
-    public let remote: Handshake
+/// A class, so that reading never passes an async iterator `inout` across a suspension point (that pattern
+/// crashed in swift_task_dealloc with Swift 6.3).
+final class SocketReader {
     private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private var buffer: ByteBuffer
-    private let parser: PeerMessageParser
+    /// Received bytes not yet consumed.
+    var buffer = ByteBuffer()
 
-    fileprivate init(remote: Handshake, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
-                     outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, buffer: ByteBuffer, parser: PeerMessageParser) {
-        self.remote = remote
-        self.inbound = inbound
-        self.outbound = outbound
-        self.buffer = buffer
-        self.parser = parser
-    }
+    init(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) { self.inbound = inbound.makeAsyncIterator() }
 
-    /// Sends messages in one write.
-    public func send(_ messages: [PeerMessage]) async throws(PeerLinkError) {
-        var bytes = ByteBuffer()
-        for message in messages { message.write(to: &bytes) }
-        do { try await outbound.write(bytes) } catch { throw .transport("\(error)") }
-    }
-
-    /// The next message from the peer.
-    public func next() async throws(PeerLinkError) -> PeerMessage {
-        while true {
-            do {
-                if let message = try parser.next(from: &buffer) { return message }
-            } catch { throw .wire(error) }
-            try await readMore()
-        }
-    }
-
-    private func readMore() async throws(PeerLinkError) {
-        try await Self.read(from: &inbound, into: &buffer)
-    }
-
-    /// Appends the next chunk from the socket to `buffer`.
-    fileprivate static func read(from inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
-                                 into buffer: inout ByteBuffer) async throws(PeerLinkError) {
+    /// Waits for the next chunk from the socket and appends it.
+    func readMore() async throws {
         let chunk: ByteBuffer?
-        do { chunk = try await inbound.next() } catch { throw .transport("\(error)") }
-        guard var chunk else { throw .closed }
+        do { chunk = try await inbound.next() } catch { throw PeerLinkError.transport("\(error)") }
+        guard var chunk else { throw PeerLinkError.closed }
         // Keep only unparsed bytes: appending to an ever-growing buffer would hold every byte ever received.
         if buffer.readableBytes == 0 {
             buffer = chunk
         } else {
             buffer.discardReadBytes()
             buffer.writeBuffer(&chunk)
+        }
+    }
+
+    func readHandshake() async throws -> Handshake {
+        while true {
+            do throws(PeerWireError) {
+                if let handshake = try Handshake.read(from: &buffer) { return handshake }
+            } catch { throw PeerLinkError.wire(error) }
+            try await readMore()
+        }
+    }
+}
+
+/// One open, handshaken TCP connection to a peer, read and written as peer wire messages.
+///
+/// Used inside ``PeerConnector/withConnection(host:port:handshake:group:_:)`` or ``PeerListener``, which close
+/// the socket when the body returns. Bytes are parsed as they arrive, several messages per read; a message
+/// longer than the parser's limit ends the connection.
+public final class PeerLink {
+    /// The peer's handshake.
+    public let remote: Handshake
+    private let reader: SocketReader
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let parser = PeerMessageParser()
+
+    init(remote: Handshake, reader: SocketReader, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.remote = remote
+        self.reader = reader
+        self.outbound = outbound
+    }
+
+    /// Sends messages in one write.
+    public func send(_ messages: [PeerMessage]) async throws {
+        var bytes = ByteBuffer()
+        for message in messages { message.write(to: &bytes) }
+        do { try await outbound.write(bytes) } catch { throw PeerLinkError.transport("\(error)") }
+    }
+
+    /// The next message from the peer.
+    public func next() async throws -> PeerMessage {
+        while true {
+            do throws(PeerWireError) {
+                if let message = try parser.next(from: &reader.buffer) { return message }
+            } catch { throw PeerLinkError.wire(error) }
+            try await reader.readMore()
         }
     }
 }
@@ -106,22 +118,38 @@ public enum PeerConnector {
             throw PeerLinkError.transport("\(error)")
         }
         return try await channel.executeThenClose { inbound, outbound in
-            var greeting = ByteBuffer()
-            handshake.write(to: &greeting)
-            do { try await outbound.write(greeting) } catch { throw PeerLinkError.transport("\(error)") }
-            var iterator = inbound.makeAsyncIterator()
-            var buffer = ByteBuffer()
-            var remote: Handshake?
-            while remote == nil {
-                do throws(PeerWireError) { remote = try Handshake.read(from: &buffer) } catch { throw PeerLinkError.wire(error) }
-                if remote == nil { try await PeerLink.read(from: &iterator, into: &buffer) }
-            }
-            guard let remote, remote.infoHash == handshake.infoHash else {
-                throw PeerLinkError.wrongInfoHash(remote?.infoHash ?? handshake.infoHash)
-            }
-            let connected = PeerLink(remote: remote, inbound: iterator, outbound: outbound, buffer: buffer,
-                                     parser: PeerMessageParser())
-            return try await body(connected)
+            try await exchangeHandshakes(inbound: inbound, outbound: outbound, opening: handshake, answer: { _ in nil }, body)
         }
+    }
+
+    /// Runs the handshake on an open channel and then `body`. The side that connected sends its `opening`
+    /// handshake first; the side that accepted (no opening) reads the peer's, asks `answer` for its own (nil
+    /// refuses the torrent) and replies. Either way the peer must name the torrent of the handshake we send.
+    static func exchangeHandshakes<Result: Sendable>(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        opening: Handshake?, answer: (Handshake) -> Handshake?, _ body: (PeerLink) async throws -> Result
+    ) async throws -> Result {
+        // The writes stay inline: moved into a helper function, the await on the writer crashed in
+        // swift_task_dealloc (Swift 6.3).
+        if let opening {
+            var greeting = ByteBuffer()
+            opening.write(to: &greeting)
+            do { try await outbound.write(greeting) } catch { throw PeerLinkError.transport("\(error)") }
+        }
+        let reader = SocketReader(inbound)
+        let remote = try await reader.readHandshake()
+        let ours: Handshake
+        if let opening {
+            ours = opening
+        } else {
+            guard let reply = answer(remote) else { throw PeerLinkError.wrongInfoHash(remote.infoHash) }
+            var greeting = ByteBuffer()
+            reply.write(to: &greeting)
+            do { try await outbound.write(greeting) } catch { throw PeerLinkError.transport("\(error)") }
+            ours = reply
+        }
+        guard remote.infoHash == ours.infoHash else { throw PeerLinkError.wrongInfoHash(remote.infoHash) }
+        let link = PeerLink(remote: remote, reader: reader, outbound: outbound)
+        return try await body(link)
     }
 }

@@ -88,7 +88,7 @@ public struct TorrentDraft: Sendable {
         self.version = version
         self.pieceLength = pieceLength
         self.files = files
-        self.pieceSpaceSize = version == .v2 ? (files.map(\.end).max() ?? 0) : offset
+        self.pieceSpaceSize = version == .v2 ? TorrentInfo.v2SpaceSize(files, pieceLength: pieceLength) : offset
     }
 
     /// A piece size in the spirit of libtorrent and mktorrent: about 2,000 pieces, a power of two from 16 KiB

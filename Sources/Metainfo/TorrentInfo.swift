@@ -91,6 +91,13 @@ public struct TorrentInfo: Sendable {
     /// The total size of the content, padding excluded.
     public var totalSize: Int64 { files.reduce(0) { $0 + ($1.isPadding ? 0 : $1.length) } }
 
+    /// A pure v2 torrent's piece address space ends on a piece boundary: its last piece, like every file's,
+    /// is padded out, and libtorrent requests it whole (it models the tail as a padding file).
+    static func v2SpaceSize(_ files: [FileEntry], pieceLength: Int) -> Int64 {
+        let end = files.map(\.end).max() ?? 0
+        return Int64(pieceCount(spaceSize: end, pieceLength: pieceLength)) * Int64(pieceLength)
+    }
+
     /// The number of pieces of `pieceLength` bytes that cover `spaceSize` bytes.
     public static func pieceCount(spaceSize: Int64, pieceLength: Int) -> Int {
         Int((spaceSize + Int64(pieceLength) - 1) / Int64(pieceLength))
@@ -170,7 +177,7 @@ extension TorrentInfo {
             if version == .v2 {
                 files = v2Files
                 isSingleFile = v2Single
-                pieceSpaceSize = v2Files.map(\.end).max() ?? 0
+                pieceSpaceSize = Self.v2SpaceSize(v2Files, pieceLength: pieceLength)
             } else {
                 files = try Self.merge(v1: files, v1Single: isSingleFile, v2: v2Files, v2Single: v2Single)
                 // Trailing padding may round the v1 part up to a whole piece, but never add one.

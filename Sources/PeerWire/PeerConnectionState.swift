@@ -186,8 +186,12 @@ public struct PeerConnectionState: Sendable {
             return [.dhtPort(port)]
         case .extended(let id, let payload):
             return [.extended(id: id, payload: payload)]
-        case .hashRequest, .hashes, .hashReject, .unknown:
-            // BEP 52 hash exchange is the engine's to answer; unknown ids are ignored, as BEP 3 asks.
+        case .hashRequest(let request):
+            // BEP 52 says every hash request gets an answer. Serving hashes is not built yet, so refuse it
+            // explicitly rather than leave the peer waiting.
+            return [.reply(.hashReject(request))]
+        case .hashes, .hashReject, .unknown:
+            // We send no hash requests yet; unknown ids are ignored, as BEP 3 asks.
             return []
         }
     }

@@ -21,7 +21,8 @@ public struct PeerID: Sendable, Hashable, CustomStringConvertible {
     /// clients can tell which program and version they talk to.
     public static func shoal(version: (major: Int, minor: Int, patch: Int) = (0, 1, 0),
                              using generator: inout some RandomNumberGenerator) -> PeerID {
-        let digits = String(format2(version.major)) + String(version.minor % 10) + String(version.patch % 10)
+        // One digit each for major, minor and patch, then a build digit: 0.1.0 is `-SH0100-`.
+        let digits = [version.major, version.minor, version.patch, 0].map { String(max(0, $0) % 10) }.joined()
         let prefix = Array("-SH\(digits)-".utf8)
         let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
         let tail = (0..<(20 - prefix.count)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
@@ -47,10 +48,4 @@ public struct PeerID: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         bytes.allSatisfy({ (0x20..<0x7f).contains($0) }) ? String(decoding: bytes, as: UTF8.self) : encodeHex(bytes)
     }
-}
-
-/// Two decimal digits, as Azureus-style ids write the major version.
-private func format2(_ value: Int) -> String {
-    let clamped = max(0, min(99, value))
-    return clamped < 10 ? "0\(clamped)" : "\(clamped)"
 }

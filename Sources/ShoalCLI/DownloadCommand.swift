@@ -23,12 +23,7 @@ struct DownloadCommand: AsyncParsableCommand {
             throw Terminal.badInput("magnet links need metadata exchange (BEP 9), which Shoal does not have yet; use a .torrent file")
         }
         let torrent = try loadTorrent(source)
-        let addresses = try peers.map { text throws(ExitCode) -> (host: String, port: Int) in
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
-                throw Terminal.badInput("--peer takes HOST:PORT, not '\(text)'")
-            }
-            return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
-        }
+        let addresses = try parsePeers(peers)
         let info = torrent.info
         let backend = FileStorage(root: output, files: info.files)
         let storage = PieceStorage(layout: StorageLayout(info), backend: backend)

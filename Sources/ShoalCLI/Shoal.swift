@@ -7,7 +7,7 @@ struct ShoalCommand: AsyncParsableCommand {
         commandName: "shoal",
         abstract: "A BitTorrent peer: make, inspect and check torrents.",
         version: shoalVersion,
-        subcommands: [CreateCommand.self, InfoCommand.self, VerifyCommand.self, DownloadCommand.self]
+        subcommands: [CreateCommand.self, InfoCommand.self, VerifyCommand.self, DownloadCommand.self, SeedCommand.self]
     )
 }
 

@@ -292,6 +292,46 @@ def cmd_seed(args):
     return {"uploaded": st.total_upload, "error": None}
 
 
+def cmd_download(args):
+    """Downloads TORRENT into SAVE_DIR from the one peer given (libtorrent connects out to it)."""
+    ti = _load_info(args.torrent)
+    settings = {
+        "listen_interfaces": "127.0.0.1:0",
+        "outgoing_interfaces": "127.0.0.1",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    }
+    ses = lt.session(settings)
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = os.path.abspath(args.save_dir)
+    atp.flags = (lt.torrent_flags.override_trackers | lt.torrent_flags.disable_dht
+                 | lt.torrent_flags.disable_lsd | lt.torrent_flags.disable_pex)
+    atp.trackers = []
+    h = ses.add_torrent(atp)
+    host, port = args.peer.rsplit(":", 1)
+    deadline = time.monotonic() + args.timeout
+    last_connect = 0.0
+    while time.monotonic() < deadline:
+        st = h.status()
+        if st.is_seeding:
+            break
+        if time.monotonic() - last_connect > 2 and st.num_peers == 0:
+            h.connect_peer((host.strip("[]"), int(port)))
+            last_connect = time.monotonic()
+        ses.wait_for_alert(200)
+        ses.pop_alerts()
+    st = h.status()
+    return {"pieces": ti.num_pieces(), "have": st.num_pieces, "seeding": st.is_seeding,
+            "error": None if st.is_seeding else "did not finish in time"}
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="lt_tool.py", description="libtorrent oracle for Shoal interop tests")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -328,6 +368,13 @@ def main(argv):
     ps.add_argument("save_dir")
     ps.add_argument("--timeout", type=float, default=300.0)
     ps.set_defaults(fn=cmd_seed)
+
+    pd = sub.add_parser("download")
+    pd.add_argument("torrent")
+    pd.add_argument("save_dir")
+    pd.add_argument("--peer", required=True)
+    pd.add_argument("--timeout", type=float, default=120.0)
+    pd.set_defaults(fn=cmd_download)
 
     args = p.parse_args(argv)
     try:

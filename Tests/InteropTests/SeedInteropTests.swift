@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// `shoal seed` with real peers: libtorrent downloads from it, and Shoal downloads from it alone and together
+/// with a libtorrent seeder.
+@Suite(.serialized)
+struct SeedInteropTests {
+    /// Starts `shoal seed` on a free port and returns it with the port.
+    static func shoalSeeder(_ torrent: URL, data folder: URL) throws -> (BackgroundTool, Int) {
+        try #require(FileManager.default.isExecutableFile(atPath: Tools.shoal))
+        let seeder = try BackgroundTool(Tools.shoal, ["seed", torrent.path, folder.path, "--port", "0"])
+        let line = try #require(seeder.firstLine(), "shoal seed did not start")
+        let port = try #require(Int(line.split(separator: " ").last ?? ""), "unexpected first line: \(line)")
+        return (seeder, port)
+    }
+
+    static func makeTorrent(_ version: String, in folder: TemporaryFolder) throws -> (payload: URL, torrent: URL) {
+        let payload = try DownloadInteropTests.makePayload(in: folder)
+        let torrent = folder.url.appendingPathComponent("t.torrent")
+        let created = try Tools.runShoal(["create", payload.path, "--\(version)", "--piece-size", "16k", "-o", torrent.path])
+        #expect(created.status == 0, "\(created.stderr)")
+        return (payload, torrent)
+    }
+
+    @Test("libtorrent downloads from a Shoal seeder; the bytes on disk equal the source", arguments: ["v1", "v2", "hybrid"])
+    func libtorrentDownloadsFromShoal(version: String) throws {
+        let folder = try TemporaryFolder()
+        let (payload, torrent) = try Self.makeTorrent(version, in: folder)
+        let (seeder, port) = try Self.shoalSeeder(torrent, data: payload.deletingLastPathComponent())
+        defer { withExtendedLifetime(seeder) {} }
+        let output = folder.url.appendingPathComponent("lt-out")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let result = try Tools.libtorrent(["download", torrent.path, output.path, "--peer", "127.0.0.1:\(port)", "--timeout", "60"])
+        #expect(result["seeding"] as? Bool == true, "libtorrent did not finish: \(result)")
+        #expect(try DownloadInteropTests.sameTree(payload, output.appendingPathComponent("payload")))
+    }
+
+    @Test("Shoal downloads from a Shoal seeder and a libtorrent seeder at once")
+    func shoalDownloadsFromShoalAndLibtorrent() throws {
+        let folder = try TemporaryFolder()
+        let (payload, torrent) = try Self.makeTorrent("hybrid", in: folder)
+        let data = payload.deletingLastPathComponent()
+        let (shoalSeeder, shoalPort) = try Self.shoalSeeder(torrent, data: data)
+        let (ltSeeder, ltPort) = try DownloadInteropTests.seeder(torrent, data: data)
+        defer { withExtendedLifetime((shoalSeeder, ltSeeder)) {} }
+        let output = folder.url.appendingPathComponent("out")
+        let result = try Tools.runShoal(["download", torrent.path, "-o", output.path,
+                                         "--peer", "127.0.0.1:\(shoalPort)", "--peer", "127.0.0.1:\(ltPort)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try DownloadInteropTests.sameTree(payload, output.appendingPathComponent("payload")))
+        #expect(result.stderr.contains("SH 0.1.0.0"), "connected to the Shoal seeder: \(result.stderr)")
+        #expect(result.stderr.contains("LT 2."), "connected to the libtorrent seeder: \(result.stderr)")
+    }
+}
