@@ -36,6 +36,15 @@ Every subcommand prints one JSON object on stdout; errors go to stderr, exit 1
       read-only - libtorrent creates the torrent's zero-length files (and
       their folders) under SAVE_DIR; other missing files are not created.
 
+  seed TORRENT SAVE_DIR [--timeout SECONDS]
+      Seeds from SAVE_DIR on 127.0.0.1: prints {"port": N} at once (flushed),
+      then runs until stdin closes or the timeout passes, and prints
+      {"uploaded": bytes} on exit.
+
+  download TORRENT SAVE_DIR --peer HOST:PORT [--timeout SECONDS]
+      Downloads from that one peer (libtorrent connects out to it):
+      {"pieces", "have", "seeding", "error"}.
+
   create PATH OUT [--v1|--v2|--hybrid] [--piece-size N] [--tracker URL]...
          [--web-seed URL]... [--private] [--comment TEXT] [--no-tail-padding]
       Writes a .torrent for PATH (file or folder) to OUT with
@@ -250,13 +259,9 @@ def cmd_create(args):
     }
 
 
-def cmd_seed(args):
-    """Seeds TORRENT from SAVE_DIR on 127.0.0.1 until stdin closes or the timeout passes.
-
-    Prints {"port": N} as soon as the session listens (stdout is flushed), then,
-    on exit, one more line with the bytes uploaded."""
-    ti = _load_info(args.torrent)
-    settings = {
+def _peer_session():
+    """A session that exchanges data with peers on loopback only."""
+    return lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "outgoing_interfaces": "127.0.0.1",
         "enable_dht": False,
@@ -268,8 +273,16 @@ def cmd_seed(args):
         "enable_incoming_utp": False,
         "enable_outgoing_utp": False,
         "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    }
-    ses = lt.session(settings)
+    })
+
+
+def cmd_seed(args):
+    """Seeds TORRENT from SAVE_DIR on 127.0.0.1 until stdin closes or the timeout passes.
+
+    Prints {"port": N} as soon as the session listens (stdout is flushed), then,
+    on exit, one more line with the bytes uploaded."""
+    ti = _load_info(args.torrent)
+    ses = _peer_session()
     atp = lt.add_torrent_params()
     atp.ti = ti
     atp.save_path = os.path.abspath(args.save_dir)
@@ -295,19 +308,7 @@ def cmd_seed(args):
 def cmd_download(args):
     """Downloads TORRENT into SAVE_DIR from the one peer given (libtorrent connects out to it)."""
     ti = _load_info(args.torrent)
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "outgoing_interfaces": "127.0.0.1",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "allow_multiple_connections_per_ip": True,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    }
-    ses = lt.session(settings)
+    ses = _peer_session()
     atp = lt.add_torrent_params()
     atp.ti = ti
     atp.save_path = os.path.abspath(args.save_dir)
