@@ -52,3 +52,55 @@ struct SeedInteropTests {
         #expect(result.stderr.contains("LT 2."), "connected to the libtorrent seeder: \(result.stderr)")
     }
 }
+
+/// A hostile peer against `shoal seed`: each attack ends its own connection, and the seeder keeps serving.
+@Suite(.serialized)
+struct HostilePeerTests {
+    /// Python that connects, handshakes for `infohash`, sends `attack` (hex) and reports whether the seeder
+    /// then closed the connection within five seconds.
+    static let script = """
+    import socket, sys, time
+    port, infohash, attack = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"\\x13BitTorrent protocol" + bytes(8) + infohash + b"-XX0000-hostilepeer!")
+    s.sendall(attack)
+    deadline = time.time() + 5
+    closed = False
+    while time.time() < deadline:
+        try:
+            data = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+            break
+        if not data:
+            closed = True
+            break
+    print("closed" if closed else "open")
+    """
+
+    @Test("Oversized, malformed and unsolicited messages close the sender's connection; the seeder serves on",
+          arguments: [
+            ("oversized length prefix", "7fffffff"),
+            ("bitfield of the wrong length", "0000000205ff"),
+            ("request out of range", "0000000d06" + "000003e8" + "00000000" + "00004000"),
+            ("block never requested", "0000000d07" + "00000000" + "00000000" + "41414141"),
+            ("have beyond the last piece", "0000000504" + "7fffffff"),
+          ])
+    func hostileMessages(name: String, attack: String) throws {
+        let folder = try TemporaryFolder()
+        let (payload, torrent) = try SeedInteropTests.makeTorrent("v1", in: folder)
+        let (seeder, port) = try SeedInteropTests.shoalSeeder(torrent, data: payload.deletingLastPathComponent())
+        defer { withExtendedLifetime(seeder) {} }
+        let info = try JSONDecoder().decode(ShoalInfo.self, from: Data(try Tools.runShoal(["info", "--json", torrent.path]).stdout.utf8))
+        let hash = try #require(info.infoHashV1)
+
+        let result = try runTool(Tools.python, ["-c", Self.script, String(port), hash, attack], timeout: 30)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "closed", "\(name): \(result.stdout) \(result.stderr)")
+
+        // An honest peer still gets the whole torrent.
+        let output = folder.url.appendingPathComponent("lt-out")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let download = try Tools.libtorrent(["download", torrent.path, output.path, "--peer", "127.0.0.1:\(port)", "--timeout", "60"])
+        #expect(download["seeding"] as? Bool == true, "\(name): \(download)")
+    }
+}
