@@ -42,7 +42,10 @@ let package = Package(
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "EngineTests", dependencies: [
+            "Engine",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "InteropTests", dependencies: ["Shoal"], exclude: ["Support"]),
     ],
     swiftLanguageModes: [.v6]

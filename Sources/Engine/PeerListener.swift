@@ -2,6 +2,7 @@ import Metainfo
 import NIOCore
 import NIOPosix
 import PeerWire
+import Synchronization
 
 /// Accepts incoming peer connections on a TCP port (SwiftNIO) and hands each, handshaken, to a handler.
 public struct PeerListener: Sendable {
@@ -26,19 +27,25 @@ public struct PeerListener: Sendable {
     /// Accepts connections until cancelled, running each in a task of its own: reads the peer's handshake,
     /// answers with `answer(theirs)` (nil closes the connection: not our torrent), then runs `handler`.
     /// `address` names the peer for `permits`, which may refuse it before a byte is read.
-    public func serve(answer: @escaping @Sendable (Handshake) -> Handshake?,
+    /// At most `maxConnections` accepted connections are served at once; more are closed at once, so a flood
+    /// of connections cannot grow memory without bound.
+    public func serve(maxConnections: Int = 200, answer: @escaping @Sendable (Handshake) -> Handshake?,
                       permits: @escaping @Sendable (IPAddress?) -> Bool = { _ in true },
                       handler: @escaping @Sendable (PeerLink, String) async -> Void) async throws {
+        let active = ConnectionCount()
         try await server.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in connections {
                     let remote = connection.channel.remoteAddress
                     let name = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-                    guard permits(remote?.ipAddress.flatMap(IPAddress.init)) else {
+                    guard permits(remote?.ipAddress.flatMap(IPAddress.init)), active.claim(below: maxConnections) else {
                         try? await connection.executeThenClose { _, _ in }
                         continue
                     }
-                    group.addTask { await Self.handle(connection, name: name, answer: answer, handler: handler) }
+                    group.addTask {
+                        await Self.handle(connection, name: name, answer: answer, handler: handler)
+                        active.release()
+                    }
                 }
             }
         }
@@ -57,4 +64,22 @@ public struct PeerListener: Sendable {
             // The handler reports what it cares about; a failed handshake just closes the socket.
         }
     }
+}
+
+/// How many accepted connections are being served.
+private final class ConnectionCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Takes a place if fewer than `limit` are taken.
+    func claim(below limit: Int) -> Bool {
+        var current = count.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func release() { count.subtract(1, ordering: .acquiringAndReleasing) }
 }
