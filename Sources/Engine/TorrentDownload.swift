@@ -105,6 +105,22 @@ public actor TorrentDownload {
                                         fastExtension: link.remote.extensions.contains(.fast))
         var peerPieces = Bitfield(count: info.pieceCount)
         var peerIsSeed = false
+        do {
+            try await exchangeLoop(link, name: name, state: &state, peerPieces: &peerPieces, peerIsSeed: &peerIsSeed)
+        } catch {
+            await peerGone(peerPieces, seed: peerIsSeed)
+            throw error
+        }
+        await peerGone(peerPieces, seed: peerIsSeed)
+    }
+
+    /// What a peer had no longer counts toward availability once it is gone.
+    private func peerGone(_ pieces: Bitfield, seed: Bool) {
+        if seed { picker.seedLeft() } else { picker.peerLost(pieces) }
+    }
+
+    private nonisolated func exchangeLoop(_ link: PeerLink, name: String, state: inout PeerConnectionState,
+                                          peerPieces: inout Bitfield, peerIsSeed: inout Bool) async throws {
         while await !isComplete {
             let message = try await link.next()
             var outgoing: [PeerMessage] = []
