@@ -49,8 +49,8 @@ public struct TorrentSeeder: Sendable {
                     outgoing += state.setChoking(true)
                 case .requested(let block):
                     state.answered(block)
-                    if have[block.piece], let bytes = try storage.read(block) {
-                        outgoing.append(.piece(piece: block.piece, offset: block.offset, data: ByteBuffer(bytes: bytes)))
+                    if have[block.piece], let data = try read(block) {
+                        outgoing.append(.piece(piece: block.piece, offset: block.offset, data: data))
                     } else if state.fastExtension {
                         outgoing.append(.reject(block))
                     }
@@ -62,5 +62,20 @@ public struct TorrentSeeder: Sendable {
             }
             if !outgoing.isEmpty { try await link.send(outgoing) }
         }
+    }
+
+    /// A block read from storage straight into the buffer it is sent from (no intermediate array), or nil if
+    /// its bytes are missing.
+    private func read(_ block: BlockRequest) throws(StorageError) -> ByteBuffer? {
+        let start = storage.layout.range(of: block.piece).lowerBound + Int64(block.offset)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(block.length)
+        var complete = false
+        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: block.length) { target throws(StorageError) -> Int in
+            let region = UnsafeMutableRawBufferPointer(rebasing: target[..<block.length])
+            complete = try storage.read(start..<(start + Int64(block.length)), into: region)
+            return block.length
+        }
+        return complete ? buffer : nil
     }
 }

@@ -29,14 +29,7 @@ struct DownloadCommand: AsyncParsableCommand {
         let storage = PieceStorage(layout: StorageLayout(info), backend: backend)
 
         // Data already on disk counts only once it verifies: a restart fetches just what is missing.
-        let bar = ProgressBar(label: "checking", total: info.pieceSpaceSize)
-        let existing: PieceCheckResult
-        do { existing = try await PieceChecker(torrent: torrent, storage: storage).check { bar.update($0) } } catch {
-            bar.finish()
-            Terminal.error("\(error)")
-            throw ExitCode(2)
-        }
-        bar.finish()
+        let existing = try await checkExistingData(torrent, storage, label: "checking")
 
         let download = TorrentDownload(torrent: torrent, storage: storage, verified: existing.good)
         let reporter = Task {

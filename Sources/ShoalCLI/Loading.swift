@@ -66,3 +66,19 @@ func loadSource(_ argument: String) throws(ExitCode) -> TorrentSource {
     }
     return .torrent(try loadTorrent(argument))
 }
+
+/// Checks the data already in `storage` against the torrent, with a progress bar on a terminal. A storage
+/// failure (other than missing data, which the result reports) is unusable input: one line, exit 2.
+func checkExistingData(_ torrent: Metainfo, _ storage: PieceStorage, label: String,
+                       threads: Int = defaultHashingThreads) async throws(ExitCode) -> PieceCheckResult {
+    let bar = ProgressBar(label: label, total: torrent.info.pieceSpaceSize)
+    let result: PieceCheckResult
+    do {
+        result = try await PieceChecker(torrent: torrent, storage: storage, threads: max(1, threads)).check { bar.update($0) }
+    } catch {
+        bar.finish()
+        throw Terminal.badInput("\(error)")
+    }
+    bar.finish()
+    return result
+}

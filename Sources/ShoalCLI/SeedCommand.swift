@@ -26,14 +26,7 @@ struct SeedCommand: AsyncParsableCommand {
         let addresses = try parsePeers(peers)
         let info = torrent.info
         let storage = PieceStorage(layout: StorageLayout(info), backend: FileStorage(root: directory, files: info.files))
-        let bar = ProgressBar(label: "verify", total: info.pieceSpaceSize)
-        let checked: PieceCheckResult
-        do { checked = try await PieceChecker(torrent: torrent, storage: storage).check { bar.update($0) } } catch {
-            bar.finish()
-            throw Terminal.badInput("\(error)")
-        }
-        bar.finish()
-        let have = checked.good
+        let have = try await checkExistingData(torrent, storage, label: "verify").good
         FileHandle.standardError.write(Data("seeding \(have.setCount) of \(info.pieceCount) pieces\n".utf8))
 
         let seeder = TorrentSeeder(torrent: torrent, storage: storage, have: have)

@@ -29,16 +29,7 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let layout = StorageLayout(torrent.info)
         let storage = PieceStorage(layout: layout, backend: FileStorage(root: directory, files: torrent.info.files))
-        let bar = ProgressBar(label: "verify", total: layout.pieceSpaceSize)
-        let result: PieceCheckResult
-        do {
-            result = try await PieceChecker(torrent: torrent, storage: storage, threads: max(1, threads)).check { bar.update($0) }
-        } catch {
-            bar.finish()
-            Terminal.error("\(error)")
-            throw ExitCode(2)
-        }
-        bar.finish()
+        let result = try await checkExistingData(torrent, storage, label: "verify", threads: threads)
         let missing = result.missing.map(\.value)
         let bad = result.bad.map(\.value)
         if json {
