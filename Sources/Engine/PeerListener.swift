@@ -8,66 +8,69 @@ import Synchronization
 public struct PeerListener: Sendable {
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
-    private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private let server: any Channel
+    private let accepted: AsyncStream<PeerSocket>
+
+    /// Accepted sockets waiting for ``serve(maxConnections:answer:permits:handler:)``; more are closed at once.
+    static let backlog = 64
 
     /// Binds `host:port` (0 picks a free port).
     public static func bind(host: String = "0.0.0.0", port: Int,
                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> PeerListener {
+        let (accepted, continuation) = AsyncStream.makeStream(of: PeerSocket.self, bufferingPolicy: .bufferingOldest(backlog))
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    let socket = try PeerSocket.configure(channel)
+                    if case .dropped = continuation.yield(socket) { channel.close(promise: nil) }
                 }
             }
-        return PeerListener(port: server.channel.localAddress?.port ?? port, server: server)
+            .bind(host: host, port: port)
+            .get()
+        server.closeFuture.whenComplete { _ in continuation.finish() }
+        return PeerListener(port: server.localAddress?.port ?? port, server: server, accepted: accepted)
     }
 
-    /// Accepts connections until cancelled, running each in a task of its own: reads the peer's handshake,
-    /// answers with `answer(theirs)` (nil closes the connection: not our torrent), then runs `handler`.
-    /// `address` names the peer for `permits`, which may refuse it before a byte is read.
-    /// At most `maxConnections` accepted connections are served at once; more are closed at once, so a flood
-    /// of connections cannot grow memory without bound.
+    /// Stops accepting connections; those being served go on.
+    public func close() { server.close(promise: nil) }
+
+    /// Accepts connections until cancelled (then the port is closed), running each in a task of its own: reads
+    /// the peer's handshake, answers with `answer(theirs)` (nil closes the connection: not our torrent), runs
+    /// `handler` and closes the connection when it returns. `address` names the peer for `permits`, which may
+    /// refuse it before a byte is read. At most `maxConnections` accepted connections are served at once; more
+    /// are closed at once, so a flood of connections cannot grow memory without bound.
     public func serve(maxConnections: Int = 200, answer: @escaping @Sendable (Handshake) -> Handshake?,
                       permits: @escaping @Sendable (IPAddress?) -> Bool = { _ in true },
-                      handler: @escaping @Sendable (PeerLink, String) async -> Void) async throws {
-        let active = ConnectionCount()
-        try await server.executeThenClose { connections in
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in connections {
-                    let remote = connection.channel.remoteAddress
+                      handler: @escaping @Sendable (PeerLink, String) async -> Void) async {
+        let active = SlotCount()
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for await socket in accepted {
+                    let remote = socket.channel.remoteAddress
                     let name = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                     guard permits(remote?.ipAddress.flatMap(IPAddress.init)), active.claim(below: maxConnections) else {
-                        try? await connection.executeThenClose { _, _ in }
+                        socket.channel.close(promise: nil)
                         continue
                     }
                     group.addTask {
-                        await Self.handle(connection, name: name, answer: answer, handler: handler)
+                        if let link = try? await PeerLink.handshake(socket, opening: nil, answer: answer) {
+                            await handler(link, name)
+                            link.close()
+                        }
                         active.release()
                     }
                 }
             }
-        }
-    }
-
-    private static func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, name: String,
-                               answer: @escaping @Sendable (Handshake) -> Handshake?,
-                               handler: @escaping @Sendable (PeerLink, String) async -> Void) async {
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                try await PeerConnector.exchangeHandshakes(inbound: inbound, outbound: outbound, opening: nil, answer: answer) { link in
-                    await handler(link, name)
-                }
-            }
-        } catch {
-            // The handler reports what it cares about; a failed handshake just closes the socket.
+        } onCancel: {
+            close()
         }
     }
 }
 
-/// How many accepted connections are being served.
-private final class ConnectionCount: Sendable {
+/// A count of places taken (connections open), claimed only below a limit, safe from any thread.
+final class SlotCount: Sendable {
     private let count = Atomic<Int>(0)
 
     /// Takes a place if fewer than `limit` are taken.
@@ -82,4 +85,7 @@ private final class ConnectionCount: Sendable {
     }
 
     func release() { count.subtract(1, ordering: .acquiringAndReleasing) }
+
+    /// The places taken now.
+    var taken: Int { count.load(ordering: .relaxed) }
 }

@@ -66,6 +66,15 @@ public enum PeerMessage: Sendable, Hashable {
 }
 
 extension PeerMessage {
+    /// Appends the 13 bytes that precede a block of `length` bytes in a piece message, so that a sender can
+    /// write the block itself from its own buffer without copying it.
+    public static func writePieceHeader(piece: PieceIndex, offset: Int, length: Int, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(truncatingIfNeeded: 9 + length))
+        buffer.writeInteger(ID.piece.rawValue)
+        buffer.writeInteger(UInt32(truncatingIfNeeded: piece.value))
+        buffer.writeInteger(UInt32(truncatingIfNeeded: offset))
+    }
+
     /// Appends the message with its length prefix.
     public func write(to buffer: inout ByteBuffer) {
         func header(_ id: ID, payload: Int) {
@@ -101,9 +110,7 @@ extension PeerMessage {
             buffer.writeBytes(bits)
         case .request(let request): block(.request, request)
         case .piece(let piece, let offset, let data):
-            header(.piece, payload: 8 + data.readableBytes)
-            buffer.writeInteger(UInt32(truncatingIfNeeded: piece.value))
-            buffer.writeInteger(UInt32(truncatingIfNeeded: offset))
+            Self.writePieceHeader(piece: piece, offset: offset, length: data.readableBytes, to: &buffer)
             buffer.writeImmutableBuffer(data)
         case .cancel(let request): block(.cancel, request)
         case .port(let port):

@@ -6,7 +6,12 @@ struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
         abstract: "Download a torrent from the peers given with --peer (trackers, DHT and magnet links come later).",
-        discussion: "Exit status: 0 when every piece is downloaded and verified, 1 if peers ran out first, 2 on unusable input."
+        discussion: """
+            Peers may also connect in on --port. With --seed it keeps uploading once complete, until interrupted.
+            Ctrl-C stops cleanly; running the same command again resumes. \
+            Exit status: 0 when every selected file is downloaded and verified, 1 if peers ran out or it was \
+            interrupted first, 2 on unusable input.
+            """
     )
 
     @Argument(help: "A .torrent file.")
@@ -15,55 +20,95 @@ struct DownloadCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The download folder (default: the current folder).")
     var output: String = "."
 
-    @Option(name: .customLong("peer"), help: "A peer to connect to, as HOST:PORT; repeat for more.")
-    var peers: [String] = []
+    @Option(help: "Only these files, by their number in 'shoal info' (from 1), as a list such as 1,3-5.")
+    var files: String?
+
+    @Flag(help: "Fetch pieces in order, first to last, rather than rarest first.")
+    var sequential = false
+
+    @Flag(inversion: .prefixedNo, help: "Keep uploading once the download is complete (default: stop).")
+    var seed = false
+
+    @OptionGroup var peerOptions: PeerOptions
 
     func run() async throws {
         if source.lowercased().hasPrefix("magnet:") {
             throw Terminal.badInput("magnet links need metadata exchange (BEP 9), which Shoal does not have yet; use a .torrent file")
         }
+        let lower = source.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
+            throw Terminal.badInput("fetching torrent files over HTTP comes with tracker support; download the .torrent file first")
+        }
         let torrent = try loadTorrent(source)
-        let addresses = try parsePeers(peers)
+        let settings = try peerOptions.settings(seeding: seed)
         let info = torrent.info
         let backend = FileStorage(root: output, files: info.files)
         let storage = PieceStorage(layout: StorageLayout(info), backend: backend)
 
-        // Data already on disk counts only once it verifies: a restart fetches just what is missing.
-        let existing = try await checkExistingData(torrent, storage, label: "checking")
+        var options = TorrentOptions()
+        options.sequential = sequential
+        options.stopWhenComplete = !seed
+        options.stopWhenPeersRunOut = !seed
+        options.resumeFile = resumeFile(for: torrent)
+        if let files { options.filePriorities = try selectFiles(files, of: info) }
 
-        let download = TorrentDownload(torrent: torrent, storage: storage, verified: existing.good)
-        let reporter = Task {
-            var fetched = 0
-            for await event in download.eventStream {
-                if case .pieceVerified = event { fetched += 1 }
-                report(event)
-            }
-            return fetched
-        }
-        let verified = await download.run(peers: addresses)
-        let fetched = await reporter.value
+        let verified = try await startingPieces(torrent, storage, resumeFile: options.resumeFile)
+        let runner = TorrentRunner(metainfo: torrent, storage: storage, settings: settings, options: options,
+                                   peers: try parsePeers(peerOptions.peers), listeningRequired: false,
+                                   finishedMessage: "download complete")
+        let result = try await runner.run(verified: verified)
         // Empty files hold no piece, so nothing above creates them.
-        for (index, file) in info.files.enumerated() where file.length == 0 && !file.isPadding {
+        for (index, file) in info.files.enumerated() where file.length == 0 && !file.isPadding
+            && options.filePriorities.map({ $0[index] != .skip }) ?? true {
             try? backend.write(file: FileIndex(index), at: 0, from: UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        print("\(verified.setCount) of \(info.pieceCount) pieces verified, \(fetched) downloaded")
-        if !verified.isFull { throw ExitCode(1) }
-    }
-
-    private func report(_ event: DownloadEvent) {
-        switch event {
-        case .peerConnected(let peer, let client): log("connected to \(peer)" + (client.map { " (\($0))" } ?? ""))
-        case .peerDisconnected(let peer, let reason): log("disconnected from \(peer): \(reason)")
-        case .pieceVerified(_, let have, let total):
-            if Terminal.isInteractive {
-                FileHandle.standardError.write(Data(String(format: "\r%5.1f%%  %d/%d pieces ", Double(have) * 100 / Double(total), have, total).utf8))
-            }
-        case .pieceFailed(let piece): log("piece \(piece) failed its hash check; fetching it again")
-        case .finished: log("download complete")
+        let fetched = result.verified.setCount - verified.setCount
+        print("\(result.verified.setCount) of \(info.pieceCount) pieces verified, \(fetched) downloaded "
+              + "(\(formatBytes(result.stats.downloaded)) received)")
+        switch result.outcome {
+        case .complete: return
+        case .incomplete, .interrupted: throw ExitCode(1)
         }
     }
 
-    private func log(_ line: String) {
-        FileHandle.standardError.write(Data(((Terminal.isInteractive ? "\r" : "") + line + "\n").utf8))
+    /// Resume data lives under `$XDG_STATE_HOME/shoal/resume` (or `~/.local/state/shoal/resume`), one file per
+    /// torrent; its file stamps make it safe to share between download folders.
+    private func resumeFile(for torrent: Metainfo) -> String? {
+        guard let hash = torrent.info.infoHashes.wire else { return nil }
+        let environment = ProcessInfo.processInfo.environment
+        let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["HOME"].map { $0 + "/.local/state" }
+        return state.map { "\($0)/shoal/resume/\(hash.hex).resume" }
+    }
+
+    /// The pieces to start from: resume data where every file is as it recorded; otherwise a full check, so
+    /// data changed behind Shoal's back is never trusted.
+    private func startingPieces(_ torrent: Metainfo, _ storage: PieceStorage, resumeFile: String?) async throws(ExitCode) -> Bitfield {
+        if let resumeFile {
+            do {
+                if let resumed = try ResumeData.trustedPieces(at: resumeFile, torrent: torrent.info, storage: storage, requireAllFiles: true) {
+                    return resumed
+                }
+            } catch {
+                Terminal.warning("resume data not used (\(error)); checking the files")
+            }
+        }
+        return try await checkExistingData(torrent, storage, label: "checking").good
+    }
+
+    /// File priorities from a list of file numbers as `shoal info` shows them (padding files not counted).
+    private func selectFiles(_ list: String, of info: TorrentInfo) throws(ExitCode) -> [PiecePriority] {
+        let shown = info.files.indices.filter { !info.files[$0].isPadding }
+        var chosen = Set<Int>()
+        for part in list.split(separator: ",") {
+            let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 1, low <= high, high <= shown.count else {
+                throw Terminal.badInput("--files takes file numbers from 1 to \(shown.count), such as 1,3-5; not '\(list)'")
+            }
+            chosen.formUnion(low...high)
+        }
+        var priorities = [PiecePriority](repeating: .skip, count: info.files.count)
+        for (number, index) in shown.enumerated() where chosen.contains(number + 1) { priorities[index] = .normal }
+        return priorities
     }
 }

@@ -15,6 +15,11 @@ enum Terminal {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
+    /// Prints a warning to standard error as one line.
+    static func warning(_ message: String) {
+        FileHandle.standardError.write(Data(("shoal: warning: " + message.replacingOccurrences(of: "\n", with: " ") + "\n").utf8))
+    }
+
     /// Reports bad input (exit status 2): a torrent or magnet link that cannot be used.
     static func badInput(_ message: String) -> ExitCode {
         error(message)

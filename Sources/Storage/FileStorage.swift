@@ -96,13 +96,18 @@ public final class FileStorage: StorageBackend {
     }
 
     public func size(of file: FileIndex) throws(StorageError) -> Int64? {
-        try withDescriptor(file, writable: false) { descriptor throws(StorageError) -> Int64? in
+        try stamp(of: file)?.size
+    }
+
+    public func stamp(of file: FileIndex) throws(StorageError) -> FileStamp? {
+        try withDescriptor(file, writable: false) { descriptor throws(StorageError) -> FileStamp? in
             guard let descriptor else { return nil }
             var info = stat()
             guard fstat(descriptor, &info) == 0 else {
                 throw StorageError(.system(operation: "stat", errno: errno), path: path(of: file))
             }
-            return Int64(info.st_size)
+            let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            return FileStamp(size: Int64(info.st_size), modified: modified)
         }
     }
 

@@ -44,4 +44,8 @@ public final class MemoryStorage: StorageBackend {
     public func size(of file: FileIndex) throws(StorageError) -> Int64? {
         contents.withLock { $0[file.value].map { Int64($0.count) } }
     }
+
+    public func stamp(of file: FileIndex) throws(StorageError) -> FileStamp? {
+        try size(of: file).map { FileStamp(size: $0, modified: 0) }
+    }
 }

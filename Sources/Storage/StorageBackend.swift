@@ -13,6 +13,21 @@ public protocol StorageBackend: Sendable {
     func write(file: FileIndex, at offset: Int64, from buffer: UnsafeRawBufferPointer) throws(StorageError)
     /// The current size of `file`, or nil if it does not exist.
     func size(of file: FileIndex) throws(StorageError) -> Int64?
+    /// The size and modification time of `file`, or nil if it does not exist: what resume data records to
+    /// notice files changed behind Shoal's back.
+    func stamp(of file: FileIndex) throws(StorageError) -> FileStamp?
+}
+
+/// A file's size and modification time at one moment.
+public struct FileStamp: Sendable, Hashable {
+    public var size: Int64
+    /// Modification time in nanoseconds since 1970 (zero where the storage keeps none).
+    public var modified: Int64
+
+    public init(size: Int64, modified: Int64) {
+        self.size = size
+        self.modified = modified
+    }
 }
 
 /// A storage failure, with the file and operation it concerns.

@@ -10,7 +10,7 @@ import Testing
     func connectionLimit() async throws {
         let listener = try await PeerListener.bind(host: "127.0.0.1", port: 0)
         let serving = Task {
-            try await listener.serve(maxConnections: 1, answer: { _ in nil }) { _, _ in }
+            await listener.serve(maxConnections: 1, answer: { _ in nil }) { _, _ in }
         }
         defer { serving.cancel() }
         let group = MultiThreadedEventLoopGroup.singleton

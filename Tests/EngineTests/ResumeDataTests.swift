@@ -12,8 +12,8 @@ import Testing
         return try! TorrentInfo(bytes: Array(text.utf8) + pieces + Array("e".utf8))
     }()
 
-    static func stamps(_ modified: [Int64]) -> [ResumeData.FileStamp?] {
-        zip([40_000, 20_000, 30_000] as [Int64], modified).map { ResumeData.FileStamp(size: $0, modified: $1) }
+    static func stamps(_ modified: [Int64]) -> [FileStamp?] {
+        zip([40_000, 20_000, 30_000] as [Int64], modified).map { FileStamp(size: $0, modified: $1) }
     }
 
     @Test func roundTripAndTrust() throws {

@@ -22,9 +22,9 @@ struct PeerWireInteropTests {
 
         let ours = Handshake(extensions: [.fast, .extensionProtocol], infoHash: try #require(info.infoHashes.v1), peerID: .shoal())
         let pieces = try await withTimeout(seconds: 60) {
-            try await PeerConnector.withConnection(host: "127.0.0.1", port: port, handshake: ours) { link in
-                try await Self.downloadAll(link, info: info)
-            }
+            let link = try await PeerConnector.connect(host: "127.0.0.1", port: port, handshake: ours)
+            defer { link.close() }
+            return try await Self.downloadAll(link, info: info)
         }
         #expect(pieces.count == info.pieceCount)
         for (index, bytes) in pieces.enumerated() {
@@ -45,7 +45,7 @@ struct PeerWireInteropTests {
         var requested = false
         try await link.send([state.setInterested(true)].compactMap { $0 })
         while !missing.isEmpty {
-            for event in try state.received(try await link.next()) {
+            for event in try await link.receive().messages.flatMap({ try state.received($0) }) {
                 switch event {
                 case .unchoked where !requested:
                     requested = true

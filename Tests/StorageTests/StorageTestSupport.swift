@@ -168,6 +168,8 @@ struct FailingBackend: StorageBackend {
     }
 
     func size(of file: FileIndex) throws(StorageError) -> Int64? { throw Self.error }
+
+    func stamp(of file: FileIndex) throws(StorageError) -> FileStamp? { throw Self.error }
 }
 
 // MARK: - Thread-safe recorders

@@ -36,14 +36,26 @@ Every subcommand prints one JSON object on stdout; errors go to stderr, exit 1
       read-only - libtorrent creates the torrent's zero-length files (and
       their folders) under SAVE_DIR; other missing files are not created.
 
-  seed TORRENT SAVE_DIR [--timeout SECONDS]
+  seed TORRENT SAVE_DIR [--timeout SECONDS] [--plain]
       Seeds from SAVE_DIR on 127.0.0.1: prints {"port": N} at once (flushed),
       then runs until stdin closes or the timeout passes, and prints
       {"uploaded": bytes} on exit.
 
-  download TORRENT SAVE_DIR --peer HOST:PORT [--timeout SECONDS]
+  download TORRENT SAVE_DIR --peer HOST:PORT [--timeout SECONDS] [--plain]
+           [--events]
       Downloads from that one peer (libtorrent connects out to it):
       {"pieces", "have", "seeding", "error"}.
+      --events: also prints a line on stderr (flushed) as things happen:
+      "connecting to HOST:PORT" when an outgoing connection attempt starts
+      and "download complete" once every piece has passed its hash check
+      (bench/transfer.sh timestamps these).
+
+  Peer encryption (seed, download): by default libtorrent's own settings,
+  which allow both plain and MSE/PE (message stream encryption) connections;
+  an outgoing connection tries MSE first and, if the peer does not speak it
+  (Shoal does not), reconnects plain after the failed attempt, which costs
+  about a second even on loopback. --plain sets in_enc_policy and out_enc_policy to
+  pe_disabled: plain BitTorrent handshakes only, no MSE attempt.
 
   create PATH OUT [--v1|--v2|--hybrid] [--piece-size N] [--tracker URL]...
          [--web-seed URL]... [--private] [--comment TEXT] [--no-tail-padding]
@@ -259,9 +271,12 @@ def cmd_create(args):
     }
 
 
-def _peer_session():
-    """A session that exchanges data with peers on loopback only."""
-    return lt.session({
+def _peer_session(plain=False, extra_alerts=0):
+    """A session that exchanges data with peers on loopback only.
+
+    plain: no MSE/PE, neither in nor out (see --plain in the docstring).
+    extra_alerts: alert categories to enable on top of errors and status."""
+    settings = {
         "listen_interfaces": "127.0.0.1:0",
         "outgoing_interfaces": "127.0.0.1",
         "enable_dht": False,
@@ -272,8 +287,13 @@ def _peer_session():
         "allow_multiple_connections_per_ip": True,
         "enable_incoming_utp": False,
         "enable_outgoing_utp": False,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    })
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+                      | extra_alerts,
+    }
+    if plain:
+        settings["out_enc_policy"] = lt.enc_policy.pe_disabled
+        settings["in_enc_policy"] = lt.enc_policy.pe_disabled
+    return lt.session(settings)
 
 
 def cmd_seed(args):
@@ -282,7 +302,7 @@ def cmd_seed(args):
     Prints {"port": N} as soon as the session listens (stdout is flushed), then,
     on exit, one more line with the bytes uploaded."""
     ti = _load_info(args.torrent)
-    ses = _peer_session()
+    ses = _peer_session(plain=args.plain)
     atp = lt.add_torrent_params()
     atp.ti = ti
     atp.save_path = os.path.abspath(args.save_dir)
@@ -308,7 +328,8 @@ def cmd_seed(args):
 def cmd_download(args):
     """Downloads TORRENT into SAVE_DIR from the one peer given (libtorrent connects out to it)."""
     ti = _load_info(args.torrent)
-    ses = _peer_session()
+    ses = _peer_session(plain=args.plain,
+                        extra_alerts=lt.alert.category_t.connect_notification if args.events else 0)
     atp = lt.add_torrent_params()
     atp.ti = ti
     atp.save_path = os.path.abspath(args.save_dir)
@@ -322,15 +343,24 @@ def cmd_download(args):
     while time.monotonic() < deadline:
         st = h.status()
         if st.is_seeding:
+            if args.events:
+                _event("download complete")
             break
         if time.monotonic() - last_connect > 2 and st.num_peers == 0:
             h.connect_peer((host.strip("[]"), int(port)))
             last_connect = time.monotonic()
         ses.wait_for_alert(200)
-        ses.pop_alerts()
+        for a in ses.pop_alerts():
+            if args.events and isinstance(a, lt.peer_connect_alert):
+                _event("connecting to %s:%d" % (a.endpoint[0], a.endpoint[1]))
     st = h.status()
     return {"pieces": ti.num_pieces(), "have": st.num_pieces, "seeding": st.is_seeding,
             "error": None if st.is_seeding else "did not finish in time"}
+
+
+def _event(line):
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def main(argv):
@@ -368,6 +398,7 @@ def main(argv):
     ps.add_argument("torrent")
     ps.add_argument("save_dir")
     ps.add_argument("--timeout", type=float, default=300.0)
+    ps.add_argument("--plain", action="store_true", help="no MSE/PE encryption, in or out")
     ps.set_defaults(fn=cmd_seed)
 
     pd = sub.add_parser("download")
@@ -375,6 +406,9 @@ def main(argv):
     pd.add_argument("save_dir")
     pd.add_argument("--peer", required=True)
     pd.add_argument("--timeout", type=float, default=120.0)
+    pd.add_argument("--plain", action="store_true", help="no MSE/PE encryption, in or out")
+    pd.add_argument("--events", action="store_true",
+                    help="print 'connecting to HOST:PORT' and 'download complete' on stderr as they happen")
     pd.set_defaults(fn=cmd_download)
 
     args = p.parse_args(argv)

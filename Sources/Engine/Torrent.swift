@@ -1,0 +1,137 @@
+import Metainfo
+import NIOCore
+import PeerWire
+import Storage
+import Synchronization
+
+/// One torrent in a ``Session``: downloads what is wanted, uploads what is verified, within the user's limits.
+///
+/// Each connection runs in a task of its own (``serve(_:name:)``). The shared state (piece picker, pieces
+/// being assembled, the choker, peer bookkeeping) sits behind one lock that a connection takes once per batch
+/// of messages, never across an `await`; hashing and disk writes happen outside it, in the connection's task,
+/// off SwiftNIO's event loops. ``run()`` drives the clocks: the choker, snub checks, statistics, outgoing
+/// connections and resume data.
+public final class Torrent: Sendable {
+    public let metainfo: Metainfo
+    public let storage: PieceStorage
+    /// What happens in this torrent, in order.
+    public let events: AsyncStream<TorrentEvent>
+    let emit: AsyncStream<TorrentEvent>.Continuation
+    let options: TorrentOptions
+    let context: SessionContext
+    let checker: PieceChecker
+    let limits: RateLimits
+    /// This torrent's own rate limits (the session's apply too).
+    let downloadLimit: RateLimiter
+    let uploadLimit: RateLimiter
+    let cache: ReadCache
+    let core: Mutex<TorrentCore>
+    /// Our handshake for this torrent.
+    let handshake: Handshake
+    /// The origin of the choker's clock.
+    let started = ContinuousClock.now
+
+    init(metainfo: Metainfo, infoHash: SHA1Hash, storage: PieceStorage, verified: Bitfield, options: TorrentOptions,
+         context: SessionContext) {
+        self.metainfo = metainfo
+        self.storage = storage
+        self.options = options
+        self.context = context
+        checker = PieceChecker(torrent: metainfo, storage: storage)
+        let settings = context.settings
+        downloadLimit = RateLimiter(limit: settings.rates.downloadPerTorrent)
+        uploadLimit = RateLimiter(limit: settings.rates.uploadPerTorrent)
+        limits = RateLimits(download: [context.downloadLimit, downloadLimit], upload: [context.uploadLimit, uploadLimit])
+        cache = ReadCache(capacity: 32 << 20)
+        handshake = Handshake(extensions: [.fast, .extensionProtocol], infoHash: infoHash, peerID: context.peerID)
+        core = Mutex(TorrentCore(layout: storage.layout, verified: verified, options: options, uploadSlots: settings.uploadSlots))
+        (events, emit) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
+    }
+
+    /// The pieces verified so far.
+    public var verified: Bitfield { core.withLock { $0.picker.verified } }
+
+    /// Whether every wanted piece is verified.
+    public var isComplete: Bool { core.withLock { $0.remaining == 0 } }
+
+    /// The torrent's numbers now.
+    public var stats: TorrentStats { core.withLock { $0.stats() } }
+
+    /// Adds peers to connect to (from the user, and later trackers and the DHT).
+    public func addPeers(_ peers: [(host: String, port: Int)]) {
+        core.withLock { core in
+            for peer in peers where core.candidates[Self.name(peer.host, peer.port)] == nil {
+                core.candidates[Self.name(peer.host, peer.port)] = Candidate(host: peer.host, port: peer.port)
+            }
+        }
+    }
+
+    static func name(_ host: String, _ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Changes priorities while running: per file, in torrent order.
+    public func setFilePriorities(_ priorities: [PiecePriority]) {
+        core.withLock { $0.setFilePriorities(priorities, layout: storage.layout) }
+    }
+
+    /// Stops every connection; ``run()`` then saves resume data and returns.
+    public func stop() {
+        let peers = core.withLock { core in
+            core.stopped = true
+            return Array(core.peers.values)
+        }
+        for peer in peers { peer.sender.close() }
+    }
+}
+
+/// A peer we may connect to.
+struct Candidate {
+    let host: String
+    let port: Int
+    var failures = 0
+    var connected = false
+    var nextTry: ContinuousClock.Instant = .now
+    /// Whether the latest attempt got through the handshake.
+    var reached = false
+}
+
+/// A connection as the rest of the torrent sees it: how to reach its task, and what the choker needs.
+final class PeerHandle: Sendable {
+    let id: Int
+    let name: String
+    let ip: IPAddress?
+    let sender: PeerSender
+    let connectedAt: ContinuousClock.Instant
+    let control: Mutex<PeerControl>
+
+    init(id: Int, name: String, ip: IPAddress?, sender: PeerSender) {
+        self.id = id
+        self.name = name
+        self.ip = ip
+        self.sender = sender
+        connectedAt = .now
+        control = Mutex(PeerControl())
+    }
+}
+
+/// Shared facts about one connection: written by its task, by the choker and by other connections (endgame
+/// cancels), and read by the choker.
+struct PeerControl {
+    /// The choker's decision.
+    var unchoke = false
+    /// The peer wants our data.
+    var interested = false
+    var downloaded: Int64 = 0
+    var uploaded: Int64 = 0
+    var downloadRate = 0
+    var uploadRate = 0
+    /// Counters at the last rate measurement.
+    var measuredDownloaded: Int64 = 0
+    var measuredUploaded: Int64 = 0
+    /// Blocks to cancel with this peer because another delivered them (endgame).
+    var cancels: [BlockRequest] = []
+    /// When the peer last delivered a block we asked for, and whether requests are outstanding.
+    var lastBlock: ContinuousClock.Instant = .now
+    var awaitingBlocks = false
+    /// It let requests sit for too long; its requests went to others.
+    var snubbed = false
+}

@@ -1,0 +1,184 @@
+import Metainfo
+import PeerWire
+import Storage
+
+extension Torrent {
+    /// Runs the torrent's clocks until it stops: connects to known peers within the limits, rechokes every
+    /// 10 seconds, releases requests of snubbed peers, reports statistics every second and saves resume data
+    /// every 30 seconds. Returns when ``stop()`` is called, the task is cancelled, or (as ``TorrentOptions``
+    /// asks) the torrent completes or runs out of peers. Resume data is saved on the way out.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            var tick = 0
+            if isComplete { emit.yield(.finished) }
+            while !Task.isCancelled, !core.withLock({ $0.stopped }) {
+                for candidate in takeConnectable() {
+                    group.addTask { await self.connect(candidate) }
+                }
+                if tick % 4 == 0 {
+                    let second = tick / 4
+                    measureRates()
+                    releaseSnubbed()
+                    if second % 10 == 0 || core.withLock({ $0.rechokeWanted }) { rechoke() }
+                    if second % 30 == 29 { saveResumeData() }
+                    emit.yield(.stats(stats))
+                }
+                if shouldStop() { break }
+                tick += 1
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+            stop()
+            group.cancelAll()
+        }
+        emit.yield(.stats(stats))
+        saveResumeData(force: true)
+        emit.finish()
+    }
+
+    private func shouldStop() -> Bool {
+        core.withLock { core in
+            if core.remaining == 0, options.stopWhenComplete { return true }
+            guard options.stopWhenPeersRunOut, core.peers.isEmpty, core.halfOpen == 0 else { return false }
+            return !core.candidates.values.contains { $0.failures < Self.maxFailures || $0.connected }
+        }
+    }
+
+    static let maxFailures = 3
+
+    /// Known peers to connect to now, within the per-torrent, session and half-open limits.
+    private func takeConnectable() -> [Candidate] {
+        let settings = context.settings
+        let now = ContinuousClock.now
+        let sessionRoom = settings.connections.maxTotal - context.connectionCount
+        return core.withLock { core in
+            guard !core.stopped, core.remaining > 0 || settings.seeding else { return [] }
+            var room = min(settings.connections.maxPerTorrent - core.peers.count - core.halfOpen, sessionRoom - core.halfOpen,
+                           settings.connections.maxHalfOpen - core.halfOpen)
+            var picked: [Candidate] = []
+            for (name, candidate) in core.candidates where room > 0 && !candidate.connected
+                && candidate.failures < Self.maxFailures && candidate.nextTry <= now {
+                guard let address = IPAddress(candidate.host), settings.peers.permits(address), !core.banned.contains(address) else {
+                    // Blocked, or not an address: never tried.
+                    core.candidates[name]?.failures = Self.maxFailures
+                    continue
+                }
+                core.candidates[name]?.connected = true
+                core.halfOpen += 1
+                room -= 1
+                picked.append(candidate)
+            }
+            return picked
+        }
+    }
+
+    /// One outgoing connection, from connecting to its end.
+    private func connect(_ candidate: Candidate) async {
+        let name = Self.name(candidate.host, candidate.port)
+        core.withLock { $0.candidates[name]?.reached = false }
+        do {
+            let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)
+            core.withLock { core in
+                core.halfOpen -= 1
+                core.candidates[name]?.reached = true
+            }
+            await serve(link, name: name)
+            link.close()
+        } catch {
+            emit.yield(.peerDisconnected(name, reason: "\(error)"))
+        }
+        core.withLock { core in
+            let handshaken = core.candidates[name]?.reached ?? false
+            if !handshaken { core.halfOpen -= 1 }
+            guard var candidate = core.candidates[name] else { return }
+            candidate.connected = false
+            // A peer that worked is tried again soon; one that fails, less and less often.
+            candidate.failures = handshaken ? candidate.failures : candidate.failures + 1
+            if handshaken, core.remaining == 0 { candidate.failures = Self.maxFailures }
+            candidate.nextTry = .now + .seconds(5 << min(candidate.failures, 6))
+            core.candidates[name] = candidate
+        }
+    }
+
+    /// Every second: rates per peer and for the torrent, averaged over a few seconds.
+    private func measureRates() {
+        core.withLock { core in
+            for peer in core.peers.values {
+                peer.control.withLock { control in
+                    control.downloadRate = (control.downloadRate * 2 + Int(control.downloaded - control.measuredDownloaded)) / 3
+                    control.uploadRate = (control.uploadRate * 2 + Int(control.uploaded - control.measuredUploaded)) / 3
+                    control.measuredDownloaded = control.downloaded
+                    control.measuredUploaded = control.uploaded
+                }
+            }
+            core.downloadRate = (core.downloadRate * 2 + Int(core.downloaded - core.measured.downloaded)) / 3
+            core.uploadRate = (core.uploadRate * 2 + Int(core.uploaded - core.measured.uploaded)) / 3
+            core.measured = (core.downloaded, core.uploaded)
+        }
+    }
+
+    /// A peer that leaves our requests unanswered for a minute is snubbed: they go to other peers, and the
+    /// choker stops rewarding it.
+    private func releaseSnubbed() {
+        let now = ContinuousClock.now
+        core.withLock { core in
+            for peer in core.peers.values {
+                let snub = peer.control.withLock { control in
+                    guard control.awaitingBlocks, !control.snubbed, now - control.lastBlock > .seconds(60) else { return false }
+                    control.snubbed = true
+                    return true
+                }
+                if snub { core.picker.forget(peer: peer.id) }
+            }
+        }
+    }
+
+    /// Decides whom to upload to and tells the connections whose state changed.
+    func rechoke() {
+        let settings = context.settings
+        let changed: [PeerHandle] = core.withLock { core in
+            core.rechokeWanted = false
+            let complete = core.remaining == 0
+            let peers = Array(core.peers.values)
+            let candidates = peers.map { peer in
+                peer.control.withLock { control in
+                    ChokeCandidate(key: peer.id, isInterested: control.interested, downloadRate: control.downloadRate,
+                                   uploadRate: control.uploadRate, isSnubbed: control.snubbed,
+                                   connectedAt: peer.connectedAt - started)
+                }
+            }
+            let unchoked: Set<Int> = complete && !settings.seeding ? [] : core.choker.rechoke(candidates, now: .now - started, seeding: complete)
+            var changed: [PeerHandle] = []
+            for peer in peers {
+                let flip = peer.control.withLock { control in
+                    let want = unchoked.contains(peer.id)
+                    defer { control.unchoke = want }
+                    return control.unchoke != want
+                }
+                if flip { changed.append(peer) }
+            }
+            return changed
+        }
+        for peer in changed { peer.sender.wake() }
+    }
+
+    /// Every wanted piece is verified.
+    func becameComplete() {
+        emit.yield(.finished)
+        saveResumeData(force: true)
+        rechoke()
+        if options.stopWhenComplete { stop() }
+    }
+
+    /// Writes resume data if pieces were verified since it was last written (or always, if `force`).
+    func saveResumeData(force: Bool = false) {
+        guard let path = options.resumeFile else { return }
+        let verified: Bitfield? = core.withLock { core in
+            guard core.resumeDirty || force else { return nil }
+            core.resumeDirty = false
+            return core.picker.verified
+        }
+        guard let verified else { return }
+        let data = ResumeData.snapshot(of: storage, infoHash: handshake.infoHash, verified: verified)
+        do { try data.write(to: path) } catch { emit.yield(.error("resume data: \(error)")) }
+    }
+}

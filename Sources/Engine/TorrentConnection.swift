@@ -1,0 +1,163 @@
+import Metainfo
+import NIOCore
+import PeerWire
+import Storage
+
+extension Torrent {
+    /// Runs one handshaken connection until it ends, whoever opened it. `name` is the peer's address.
+    func serve(_ link: PeerLink, name: String) async {
+        let ip = link.address?.ipAddress.flatMap(IPAddress.init)
+        let maxPeers = context.settings.connections.maxPerTorrent
+        guard context.claimConnection() else { return }
+        defer { context.releaseConnection() }
+        guard let handle = core.withLock({ $0.register(name: name, ip: ip, sender: link.sender, maxPeers: maxPeers) }) else { return }
+        emit.yield(.peerConnected(name, client: link.remote.peerID.azureusClient))
+        let view = PeerView(pieceCount: metainfo.info.pieceCount)
+        let reason: String
+        do {
+            try await exchange(link, handle: handle, view: view)
+            reason = "stopped"
+        } catch {
+            reason = core.withLock { $0.stopped } ? "stopped" : "\(error)"
+        }
+        let wantRechoke = core.withLock { core in
+            core.unregister(handle, view: view)
+            return core.rechokeWanted
+        }
+        emit.yield(.peerDisconnected(name, reason: reason))
+        if wantRechoke { rechoke() }
+    }
+
+    /// The message loop of one connection: one locked step per batch of messages; hashing, disk and the
+    /// socket outside the lock.
+    private func exchange(_ link: PeerLink, handle: PeerHandle, view: PeerView) async throws {
+        let info = metainfo.info
+        var state = PeerConnectionState(pieceCount: info.pieceCount, pieceLength: info.pieceLength,
+                                        totalSize: info.pieceSpaceSize, fastExtension: link.remote.extensions.contains(.fast))
+        var opening: [PeerMessage] = []
+        if link.remote.extensions.contains(.extensionProtocol) {
+            let ours = ExtensionHandshake(listenPort: context.listenPort.map { UInt16($0) }, client: "Shoal 0.1.0",
+                                          requestQueueLength: state.limits.maxIncomingRequests)
+            opening.append(.extended(id: 0, payload: ByteBuffer(bytes: ours.encoded())))
+        }
+        let (have, announced) = core.withLock { ($0.picker.verified, $0.haveLog.count) }
+        view.sentHaves = announced
+        if state.fastExtension, have.isFull {
+            opening.append(.haveAll)
+        } else if have.setCount > 0 {
+            opening.append(.bitfield(have.bytes))
+        } else if state.fastExtension {
+            opening.append(.haveNone)
+        }
+        try await link.send(opening)
+
+        var waitForPeer = true
+        while true {
+            if core.withLock({ $0.stopped }) { return }
+            let (messages, bytes) = try await link.receive(wait: waitForPeer)
+            if bytes > 0 { await limits.received(bytes) }
+            var (outgoing, requests) = try absorb(messages, peer: handle, view: view, state: &state)
+            let served = try serve(requests, state: &state, into: &outgoing)
+            if served > 0 {
+                await limits.sending(served)
+                uploaded(served, by: handle)
+            }
+            if !outgoing.isEmpty { try await link.send(outgoing) }
+            // Requests still queued are served before waiting for the peer again.
+            waitForPeer = state.incoming.isEmpty
+        }
+    }
+
+    /// Takes in a batch of messages: the protocol state checks them, the torrent's locked step acts on them,
+    /// completed pieces are verified. Returns what to send back and the peer's requests to serve.
+    /// Synchronous on purpose: the async loop above only waits for the socket and the rate limits.
+    private func absorb(_ messages: [PeerMessage], peer handle: PeerHandle, view: PeerView,
+                        state: inout PeerConnectionState) throws -> (messages: [PeerMessage], serve: [BlockRequest]) {
+        var batch = PeerBatch()
+        var replies: [PeerMessage] = []
+        for message in messages {
+            for event in try state.received(message) {
+                switch event {
+                case .peerHas(let pieces):
+                    batch.has += pieces
+                    for piece in pieces { view.pieces[piece] = true }
+                case .peerHasAll:
+                    batch.becameSeed = true
+                    view.isSeed = true
+                case .choked(let lost):
+                    batch.released += lost
+                case .rejected(let block):
+                    batch.released.append(block)
+                case .block(let block, let data):
+                    batch.blocks.append((block, data))
+                case .peerInterested(let interested):
+                    batch.interested = interested
+                case .extended(id: 0, let payload):
+                    // A malformed extension handshake is the peer's problem, not a reason to hang up.
+                    if let theirs = try? ExtensionHandshake(payload: payload), let queue = theirs.requestQueueLength {
+                        view.queueLimit = max(1, queue)
+                    }
+                case .reply(let message):
+                    replies.append(message)
+                default:
+                    continue
+                }
+            }
+        }
+        let step = core.withLock { $0.step(batch, handle: handle, view: view, state: &state) }
+        for piece in step.completed { try complete(piece) }
+        for peer in step.wake where peer !== handle { peer.sender.wake() }
+        if step.rechoke { rechoke() }
+        return (replies + step.messages, step.serve)
+    }
+
+    /// Reads the blocks the last step said to serve and appends them (or rejects) to `outgoing`. Returns the
+    /// payload bytes to send.
+    private func serve(_ requests: [BlockRequest], state: inout PeerConnectionState,
+                       into outgoing: inout [PeerMessage]) throws -> Int {
+        var served = 0
+        for block in requests {
+            state.answered(block)
+            if let data = try cache.block(block, from: storage) {
+                outgoing.append(.piece(piece: block.piece, offset: block.offset, data: data))
+                served += block.length
+            } else if state.fastExtension {
+                outgoing.append(.reject(block))
+            }
+        }
+        return served
+    }
+
+    private func uploaded(_ bytes: Int, by handle: PeerHandle) {
+        handle.control.withLock { $0.uploaded += Int64(bytes) }
+        core.withLock { $0.uploaded += Int64(bytes) }
+    }
+
+    /// Hashes a piece whose blocks are all in; writes it and counts it only if it verifies.
+    private func complete(_ piece: PieceBuffer) throws {
+        let good = checker.verify(piece.piece, bytes: UnsafeRawBufferPointer(piece.bytes))
+        if good {
+            let block = BlockRequest(piece: piece.piece, offset: 0, length: piece.bytes.count)
+            do {
+                try storage.write(block, from: UnsafeRawBufferPointer(piece.bytes))
+            } catch {
+                emit.yield(.error("cannot write piece \(piece.piece): \(error)"))
+                core.withLock { $0.picker.hashFailed(piece.piece) }
+                throw error
+            }
+        }
+        let outcome = core.withLock { $0.finished(piece, good: good) }
+        if good {
+            let have = core.withLock { $0.picker.verified.setCount }
+            emit.yield(.pieceVerified(piece.piece, have: have, of: storage.layout.pieceCount))
+            for peer in outcome.wake { peer.sender.wake() }
+            if outcome.done { becameComplete() }
+        } else {
+            emit.yield(.pieceFailed(piece.piece, senders: outcome.blamed))
+            for peer in outcome.ban {
+                emit.yield(.peerBanned(peer.name, reason: "sent data for pieces that failed their hash check"))
+                peer.sender.close()
+            }
+        }
+    }
+}

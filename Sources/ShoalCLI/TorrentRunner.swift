@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Dispatch
+import Foundation
+import Shoal
+import Synchronization
+
+/// Runs one torrent in a session for `download` and `seed`: listens, connects to the given peers, shows
+/// progress (a live line on a terminal, log lines otherwise) and stops cleanly on Ctrl-C or SIGTERM,
+/// leaving resume data behind.
+struct TorrentRunner {
+    let metainfo: Metainfo
+    let storage: PieceStorage
+    let settings: SessionSettings
+    let options: TorrentOptions
+    let peers: [(host: String, port: Int)]
+    /// Whether failing to bind the port ends the run (seeding) or only means no incoming peers (downloading).
+    let listeningRequired: Bool
+    /// What to say when every wanted piece is verified (nil: nothing).
+    let finishedMessage: String?
+
+    /// How the run ended.
+    enum Outcome {
+        case complete
+        case incomplete
+        case interrupted(Int32)
+    }
+
+    func run(verified: Bitfield) async throws(ExitCode) -> (outcome: Outcome, verified: Bitfield, stats: TorrentStats) {
+        let session = Session(settings: settings)
+        let torrent: Torrent
+        do { torrent = try session.add(metainfo, storage: storage, verified: verified, options: options) } catch {
+            throw Terminal.badInput("\(error)")
+        }
+        torrent.addPeers(peers)
+        var listener: PeerListener?
+        do {
+            listener = try await session.listen(port: settings.listenPort)
+        } catch {
+            if listeningRequired {
+                Terminal.error("cannot listen on port \(settings.listenPort): \(error)")
+                throw ExitCode.failure
+            }
+            Terminal.warning("cannot listen on port \(settings.listenPort) (\(error)); only connecting out")
+        }
+        if let listener {
+            // Written straight to the descriptor: scripts wait for this line, and stdout may be a buffered pipe.
+            FileHandle.standardOutput.write(Data("listening on port \(listener.port)\n".utf8))
+        }
+        let interrupt = SignalWatch { torrent.stop() }
+        let reporter = Task { await Reporter(finishedMessage: finishedMessage).show(torrent.events) }
+        await withTaskGroup(of: Void.self) { group in
+            if let listener {
+                group.addTask { await session.accept(on: listener) }
+            }
+            await torrent.run()
+            group.cancelAll()
+        }
+        await reporter.value
+        let signal = interrupt.cancel()
+        let outcome: Outcome = if let signal { .interrupted(signal) } else if torrent.isComplete { .complete } else { .incomplete }
+        return (outcome, torrent.verified, torrent.stats)
+    }
+}
+
+/// Calls `action` once on the first SIGINT or SIGTERM, and remembers which came.
+final class SignalWatch {
+    private var sources: [any DispatchSourceSignal] = []
+    /// The first signal that came, written from Dispatch's queue.
+    private final class Record: Sendable {
+        let signal = Mutex<Int32?>(nil)
+    }
+
+    private let record = Record()
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        let record = self.record
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                let first = record.signal.withLock { seen in
+                    defer { seen = seen ?? number }
+                    return seen == nil
+                }
+                if first { action() }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Stops watching (a second Ctrl-C then ends the process at once) and says which signal came, if any.
+    func cancel() -> Int32? {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        return record.signal.withLock { $0 }
+    }
+}
+
+/// Shows a torrent's events: a live line on a terminal, plain lines otherwise.
+struct Reporter {
+    let finishedMessage: String?
+    let live = Terminal.isInteractive
+
+    func show(_ events: AsyncStream<TorrentEvent>) async {
+        var lastLog = ContinuousClock.now
+        var lineShown = false
+        func line(_ text: String) {
+            FileHandle.standardError.write(Data(((lineShown ? "\r\u{1B}[K" : "") + text + "\n").utf8))
+            lineShown = false
+        }
+        for await event in events {
+            switch event {
+            case .peerConnected(let peer, let client): line("connected to \(peer)" + (client.map { " (\($0))" } ?? ""))
+            case .peerDisconnected(let peer, let reason): line("disconnected from \(peer): \(reason)")
+            case .peerBanned(let peer, let reason): line("banned \(peer): \(reason)")
+            case .pieceVerified: continue
+            case .pieceFailed(let piece, let senders):
+                line("piece \(piece) failed its hash check (from \(senders.joined(separator: ", "))); fetching it again")
+            case .finished: if let finishedMessage { line(finishedMessage) }
+            case .error(let message): line("error: \(message)")
+            case .stats(let stats):
+                if live {
+                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.summary(stats)).utf8))
+                    lineShown = true
+                } else if ContinuousClock.now - lastLog >= .seconds(10) {
+                    lastLog = .now
+                    line(Self.summary(stats))
+                }
+            }
+        }
+        if lineShown { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    /// Percent, rates, peers and time left, in one line.
+    static func summary(_ stats: TorrentStats) -> String {
+        let done = stats.bytesWanted == 0 ? 100 : Double(stats.bytesWanted - stats.bytesLeft) * 100 / Double(stats.bytesWanted)
+        var text = String(format: "%5.1f%%", done)
+        text += "  down \(formatBytes(Int64(stats.downloadRate)))/s  up \(formatBytes(Int64(stats.uploadRate)))/s"
+        text += "  peers \(stats.peers)"
+        if stats.bytesLeft > 0 {
+            if stats.downloadRate > 0 {
+                let seconds = Int(stats.bytesLeft / Int64(stats.downloadRate))
+                text += String(format: "  ETA %d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+            } else {
+                text += "  ETA -"
+            }
+        }
+        return text
+    }
+}
