@@ -21,6 +21,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=common.sh
+source "$here/common.sh"
 lt_tool="$root/Tests/InteropTests/Support/lt_tool.py"
 py=/usr/bin/python3
 piece=524288
@@ -50,15 +52,7 @@ trap 'exit 130' INT TERM
 # --- shoal binary ----------------------------------------------------------
 shoal=""
 if [[ ${SKIP_SHOAL:-0} != 1 ]]; then
-    shoal=${SHOAL:-$root/.build/release/shoal}
-    if [[ ! -x $shoal ]]; then
-        if [[ -n ${SHOAL:-} ]]; then
-            die "SHOAL=$SHOAL is not an executable"
-        fi
-        echo "building shoal (release)..." >&2
-        (cd "$root" && swift build -c release --product shoal) >&2
-        [[ -x $shoal ]] || die "build did not produce $shoal"
-    fi
+    shoal=$(shoal_binary "$root")
 fi
 shoal_threads=()
 if [[ -n ${THREADS:-} ]]; then
