@@ -25,6 +25,21 @@ public enum PeerLinkError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension EventLoopFuture where Value: Sendable {
+    /// The future's value, awaited. Not `get()`: with Swift 6.3, awaiting `get()` (a throwing continuation)
+    /// in the engine's tasks crashed in swift_task_dealloc ("freed pointer was not the last allocation"),
+    /// in release builds even where debug builds ran; a continuation that cannot throw does not.
+    func outcome() async throws -> Value {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
+            whenComplete { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+}
+
+/// How a peer is named in events: `host:port`, with an IPv6 host in brackets.
+func peerName(host: String, port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
 /// The bytes a socket has received, handed from its event loop to the one task that reads the connection.
 ///
 /// The event loop appends; the task takes everything at once. While more than ``highWater`` bytes wait, the
@@ -217,6 +232,8 @@ public final class PeerLink {
     public let remote: Handshake
     /// The peer's address, when the socket knows it.
     public let address: SocketAddress?
+    /// The peer's IP address (an IPv4 peer on a dual-stack socket as IPv4).
+    public var ip: IPAddress? { address?.ipAddress.flatMap(IPAddress.init)?.unmapped }
     /// Wakes or closes the connection; shared with other tasks.
     public let sender: PeerSender
     private let socket: PeerSocket
@@ -380,7 +397,7 @@ public enum PeerConnector {
                     channel.eventLoop.makeCompletedFuture { _ = try PeerSocket.configure(channel, inbox: inbox) }
                 }
                 .connect(host: host, port: port)
-                .get()
+                .outcome()
         } catch {
             throw PeerLinkError.transport("\(error)")
         }

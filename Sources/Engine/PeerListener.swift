@@ -14,7 +14,7 @@ public struct PeerListener: Sendable {
     /// Accepted sockets waiting for ``serve(maxConnections:answer:permits:handler:)``; more are closed at once.
     static let backlog = 64
 
-    /// Binds `host:port` (0 picks a free port).
+    /// Binds `host:port` (0 picks a free port). On Linux `::` takes IPv4 peers too, as mapped addresses.
     public static func bind(host: String = "0.0.0.0", port: Int,
                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> PeerListener {
         let (accepted, continuation) = AsyncStream.makeStream(of: PeerSocket.self, bufferingPolicy: .bufferingOldest(backlog))
@@ -28,7 +28,7 @@ public struct PeerListener: Sendable {
                 }
             }
             .bind(host: host, port: port)
-            .get()
+            .outcome()
         server.closeFuture.whenComplete { _ in continuation.finish() }
         return PeerListener(port: server.localAddress?.port ?? port, server: server, accepted: accepted)
     }
@@ -49,8 +49,9 @@ public struct PeerListener: Sendable {
             await withDiscardingTaskGroup { group in
                 for await socket in accepted {
                     let remote = socket.channel.remoteAddress
-                    let name = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-                    guard permits(remote?.ipAddress.flatMap(IPAddress.init)), active.claim(below: maxConnections) else {
+                    let ip = remote?.ipAddress.flatMap(IPAddress.init)?.unmapped
+                    let name = peerName(host: ip?.description ?? "?", port: remote?.port ?? 0)
+                    guard permits(ip), active.claim(below: maxConnections) else {
                         socket.channel.close(promise: nil)
                         continue
                     }

@@ -100,9 +100,17 @@ public final class Session: Sendable {
     }
 
     /// Binds the listening port (0 picks a free one) and returns the listener; serve it with
-    /// ``accept(on:)``.
-    public func listen(host: String = "0.0.0.0", port: Int) async throws -> PeerListener {
-        let listener = try await PeerListener.bind(host: host, port: port)
+    /// ``accept(on:)``. Without a `host`, listens on every IPv6 and IPv4 address (IPv4 alone where the
+    /// machine has no IPv6).
+    public func listen(host: String? = nil, port: Int) async throws -> PeerListener {
+        let listener: PeerListener
+        if let host {
+            listener = try await PeerListener.bind(host: host, port: port)
+        } else {
+            do { listener = try await PeerListener.bind(host: "::", port: port) } catch {
+                listener = try await PeerListener.bind(host: "0.0.0.0", port: port)
+            }
+        }
         context.listenPort = listener.port
         return listener
     }

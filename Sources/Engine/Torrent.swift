@@ -60,13 +60,11 @@ public final class Torrent: Sendable {
     /// Adds peers to connect to (from the user, and later trackers and the DHT).
     public func addPeers(_ peers: [(host: String, port: Int)]) {
         core.withLock { core in
-            for peer in peers where core.candidates[Self.name(peer.host, peer.port)] == nil {
-                core.candidates[Self.name(peer.host, peer.port)] = Candidate(host: peer.host, port: peer.port)
+            for peer in peers where core.candidates[peerName(host: peer.host, port: peer.port)] == nil {
+                core.candidates[peerName(host: peer.host, port: peer.port)] = Candidate(host: peer.host, port: peer.port)
             }
         }
     }
-
-    static func name(_ host: String, _ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Changes priorities while running: per file, in torrent order.
     public func setFilePriorities(_ priorities: [PiecePriority]) {

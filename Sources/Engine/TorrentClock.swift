@@ -73,7 +73,7 @@ extension Torrent {
 
     /// One outgoing connection, from connecting to its end.
     private func connect(_ candidate: Candidate) async {
-        let name = Self.name(candidate.host, candidate.port)
+        let name = peerName(host: candidate.host, port: candidate.port)
         core.withLock { $0.candidates[name]?.reached = false }
         do {
             let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)

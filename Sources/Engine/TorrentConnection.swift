@@ -6,7 +6,7 @@ import Storage
 extension Torrent {
     /// Runs one handshaken connection until it ends, whoever opened it. `name` is the peer's address.
     func serve(_ link: PeerLink, name: String) async {
-        let ip = link.address?.ipAddress.flatMap(IPAddress.init)
+        let ip = link.ip
         let maxPeers = context.settings.connections.maxPerTorrent
         guard context.claimConnection() else { return }
         defer { context.releaseConnection() }
@@ -37,7 +37,7 @@ extension Torrent {
         var opening: [PeerMessage] = []
         if link.remote.extensions.contains(.extensionProtocol) {
             let ours = ExtensionHandshake(listenPort: context.listenPort.map { UInt16($0) }, client: "Shoal 0.1.0",
-                                          requestQueueLength: state.limits.maxIncomingRequests)
+                                          yourIP: link.ip?.bytes, requestQueueLength: state.limits.maxIncomingRequests)
             opening.append(.extended(id: 0, payload: ByteBuffer(bytes: ours.encoded())))
         }
         let (have, announced) = core.withLock { ($0.picker.verified, $0.haveLog.count) }

@@ -87,6 +87,7 @@ struct DownloadCommand: AsyncParsableCommand {
         if let resumeFile {
             do {
                 if let resumed = try ResumeData.trustedPieces(at: resumeFile, torrent: torrent.info, storage: storage, requireAllFiles: true) {
+                    FileHandle.standardError.write(Data("resuming with \(resumed.setCount) of \(resumed.count) pieces verified (resume data)\n".utf8))
                     return resumed
                 }
             } catch {

@@ -53,6 +53,23 @@ struct SeedInteropTests {
     }
 }
 
+extension SeedInteropTests {
+    @Test("Shoal downloads from a Shoal seeder over IPv6 loopback; the seeder takes IPv4 peers on the same port")
+    func shoalToShoalOverIPv6() throws {
+        let folder = try TemporaryFolder()
+        let (payload, torrent) = try Self.makeTorrent("v2", in: folder)
+        let (seeder, port) = try Self.shoalSeeder(torrent, data: payload.deletingLastPathComponent())
+        defer { withExtendedLifetime(seeder) {} }
+        for host in ["[::1]", "127.0.0.1"] {
+            let output = folder.url.appendingPathComponent("out-\(host.count)")
+            let result = try Tools.runShoal(["download", torrent.path, "-o", output.path, "--port", "0", "--peer", "\(host):\(port)"])
+            #expect(result.status == 0, "\(host): \(result.stderr)")
+            #expect(result.stderr.contains("connected to \(host):\(port) (SH 0.1.0.0)"), "\(result.stderr)")
+            #expect(try DownloadInteropTests.sameTree(payload, output.appendingPathComponent("payload")))
+        }
+    }
+}
+
 /// A hostile peer against `shoal seed`: each attack ends its own connection, and the seeder keeps serving.
 @Suite(.serialized)
 struct HostilePeerTests {

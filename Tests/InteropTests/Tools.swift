@@ -9,10 +9,12 @@ struct ProcessResult {
 }
 
 /// Runs a program to completion, killing it after `timeout` seconds, and captures its output.
-func runTool(_ executable: String, _ arguments: [String], in folder: URL? = nil, timeout: TimeInterval = 300) throws -> ProcessResult {
+func runTool(_ executable: String, _ arguments: [String], in folder: URL? = nil, timeout: TimeInterval = 300,
+             environment: [String: String]? = nil) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    process.environment = environment
     if let folder { process.currentDirectoryURL = folder }
     let out = Pipe()
     let err = Pipe()
@@ -77,10 +79,18 @@ enum Tools {
     static let mktorrent = "/usr/bin/mktorrent"
     static let transmissionShow = "/usr/bin/transmission-show"
 
+    /// Where shoal keeps resume data in tests: a folder of this test process, not the user's.
+    static let stateHome = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-interop-state-\(getpid())").path
+
+    /// The environment shoal runs in: the test's own, with ``stateHome``.
+    static var shoalEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.merging(["XDG_STATE_HOME": stateHome]) { $1 }
+    }
+
     /// Runs shoal and returns its result.
     static func runShoal(_ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
         try #require(FileManager.default.isExecutableFile(atPath: shoal), "shoal binary missing at \(shoal): build the package first")
-        return try runTool(shoal, arguments, in: folder)
+        return try runTool(shoal, arguments, in: folder, environment: shoalEnvironment)
     }
 
     /// Runs lt_tool.py and decodes its JSON output.
@@ -164,6 +174,7 @@ final class BackgroundTool {
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if executable == Tools.shoal { process.environment = Tools.shoalEnvironment }
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -186,6 +197,12 @@ final class BackgroundTool {
             done.signal()
         }
         return done.wait(timeout: .now() + timeout) == .success ? result.value : nil
+    }
+
+    /// Sends `signal` to the tool and waits for it to end.
+    func kill(_ signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
     }
 
     deinit {
