@@ -268,7 +268,8 @@ public final class PeerLink {
             channel.write(data, promise: nil)
             bytes.clear()
         }
-        channel.writeAndFlush(bytes, promise: nil)
+        if bytes.readableBytes > 0 { channel.write(bytes, promise: nil) }
+        channel.flush()
         try await socket.inbox.waitUntilWritable()
     }
 

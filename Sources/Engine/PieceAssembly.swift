@@ -1,3 +1,4 @@
+import Dispatch
 import Metainfo
 import NIOCore
 import Storage
@@ -13,8 +14,8 @@ final class PieceBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
     private var received: [Bool]
     private(set) var missing: Int
-    /// The connections that sent its blocks, for blame if it fails.
-    private(set) var senders: Set<Int> = []
+    /// The connections that sent its blocks, by id, for blame if it fails (even after they closed).
+    private(set) var senders: [Int: PeerHandle] = [:]
 
     init(piece: PieceIndex, size: Int) {
         self.piece = piece
@@ -27,7 +28,7 @@ final class PieceBuffer: @unchecked Sendable {
     deinit { bytes.deallocate() }
 
     /// Copies a block in; false if it was already here (a duplicate from endgame) or does not fit.
-    func add(offset: Int, data: ByteBuffer, from peer: Int) -> Bool {
+    func add(offset: Int, data: ByteBuffer, from peer: PeerHandle) -> Bool {
         let index = offset / BlockRequest.standardLength
         guard offset % BlockRequest.standardLength == 0, received.indices.contains(index), !received[index],
               offset + data.readableBytes <= bytes.count else { return false }
@@ -36,7 +37,7 @@ final class PieceBuffer: @unchecked Sendable {
         }
         received[index] = true
         missing -= 1
-        senders.insert(peer)
+        senders[peer.id] = peer
         return true
     }
 }
@@ -99,5 +100,51 @@ final class ReadCache: Sendable {
             return size
         }
         return complete ? buffer : nil
+    }
+}
+
+/// Hashes and writes completed pieces on a queue of its own, so a connection's task goes back to its socket
+/// at once and receiving overlaps hashing and writing. Bounded: while more than ``limit`` bytes wait, the
+/// connections wait too, so a disk slower than the network holds peers back instead of filling memory.
+final class PieceFinisher: Sendable {
+    private struct State {
+        var pendingBytes = 0
+        /// Tasks waiting for the pending bytes to fall to their threshold.
+        var waiters: [(threshold: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    let limit: Int
+    private let queue = DispatchQueue(label: "shoal.piece-finisher", qos: .userInitiated)
+    private let state = Mutex(State())
+
+    init(limit: Int = 16 << 20) { self.limit = limit }
+
+    /// Runs `work` on the piece, in order with the pieces submitted before it.
+    func submit(_ piece: PieceBuffer, _ work: @escaping @Sendable (PieceBuffer) -> Void) {
+        let size = piece.bytes.count
+        state.withLock { $0.pendingBytes += size }
+        queue.async { [self] in
+            work(piece)
+            let ready = state.withLock { state in
+                state.pendingBytes -= size
+                let pending = state.pendingBytes
+                defer { state.waiters.removeAll { pending <= $0.threshold } }
+                return state.waiters.filter { pending <= $0.threshold }
+            }
+            for waiter in ready { waiter.continuation.resume() }
+        }
+    }
+
+    /// Waits while more than `threshold` bytes wait to be finished (``limit`` by default; 0 waits for all).
+    func wait(below threshold: Int? = nil) async {
+        let threshold = threshold ?? limit
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state in
+                guard state.pendingBytes > threshold else { return true }
+                state.waiters.append((threshold, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 }

@@ -25,6 +25,7 @@ public final class Torrent: Sendable {
     let downloadLimit: RateLimiter
     let uploadLimit: RateLimiter
     let cache: ReadCache
+    let finisher = PieceFinisher()
     let core: Mutex<TorrentCore>
     /// Our handshake for this torrent.
     let handshake: Handshake

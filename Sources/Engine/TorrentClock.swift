@@ -30,6 +30,8 @@ extension Torrent {
             stop()
             group.cancelAll()
         }
+        // Pieces still being hashed and written count before the last resume data.
+        await finisher.wait(below: 0)
         emit.yield(.stats(stats))
         saveResumeData(force: true)
         emit.finish()

@@ -57,6 +57,7 @@ extension Torrent {
             let (messages, bytes) = try await link.receive(wait: waitForPeer)
             if bytes > 0 { await limits.received(bytes) }
             var (outgoing, requests) = try absorb(messages, peer: handle, view: view, state: &state)
+            await finisher.wait()
             let served = try serve(requests, state: &state, into: &outgoing)
             if served > 0 {
                 await limits.sending(served)
@@ -69,7 +70,7 @@ extension Torrent {
     }
 
     /// Takes in a batch of messages: the protocol state checks them, the torrent's locked step acts on them,
-    /// completed pieces are verified. Returns what to send back and the peer's requests to serve.
+    /// completed pieces go to the finisher. Returns what to send back and the peer's requests to serve.
     /// Synchronous on purpose: the async loop above only waits for the socket and the rate limits.
     private func absorb(_ messages: [PeerMessage], peer handle: PeerHandle, view: PeerView,
                         state: inout PeerConnectionState) throws -> (messages: [PeerMessage], serve: [BlockRequest]) {
@@ -105,7 +106,7 @@ extension Torrent {
             }
         }
         let step = core.withLock { $0.step(batch, handle: handle, view: view, state: &state) }
-        for piece in step.completed { try complete(piece) }
+        for piece in step.completed { finisher.submit(piece) { [self] in complete($0) } }
         for peer in step.wake where peer !== handle { peer.sender.wake() }
         if step.rechoke { rechoke() }
         return (replies + step.messages, step.serve)
@@ -133,8 +134,9 @@ extension Torrent {
         core.withLock { $0.uploaded += Int64(bytes) }
     }
 
-    /// Hashes a piece whose blocks are all in; writes it and counts it only if it verifies.
-    private func complete(_ piece: PieceBuffer) throws {
+    /// Hashes a piece whose blocks are all in; writes it and counts it only if it verifies. Runs on the
+    /// finisher's queue. A piece that cannot be written stops the torrent: the disk needs the user.
+    private func complete(_ piece: PieceBuffer) {
         let good = checker.verify(piece.piece, bytes: UnsafeRawBufferPointer(piece.bytes))
         if good {
             let block = BlockRequest(piece: piece.piece, offset: 0, length: piece.bytes.count)
@@ -143,14 +145,16 @@ extension Torrent {
             } catch {
                 emit.yield(.error("cannot write piece \(piece.piece): \(error)"))
                 core.withLock { $0.picker.hashFailed(piece.piece) }
-                throw error
+                stop()
+                return
             }
         }
         let outcome = core.withLock { $0.finished(piece, good: good) }
+        // Connections look again: to announce the piece, or to fetch a failed one's blocks anew.
+        for peer in outcome.wake { peer.sender.wake() }
         if good {
             let have = core.withLock { $0.picker.verified.setCount }
             emit.yield(.pieceVerified(piece.piece, have: have, of: storage.layout.pieceCount))
-            for peer in outcome.wake { peer.sender.wake() }
             if outcome.done { becameComplete() }
         } else {
             emit.yield(.pieceFailed(piece.piece, senders: outcome.blamed))

@@ -171,7 +171,7 @@ struct TorrentCore {
                 buffer = PieceBuffer(piece: block.piece, size: layout.size(of: block.piece))
                 assembling[block.piece] = buffer
             }
-            guard buffer.add(offset: block.offset, data: data, from: handle.id) else { continue }
+            guard buffer.add(offset: block.offset, data: data, from: handle) else { continue }
             let outcome = picker.received(piece: block.piece, block: block.offset / BlockRequest.standardLength, from: handle.id)
             for other in outcome.cancel {
                 guard let peer = peers[other] else { continue }
@@ -251,7 +251,8 @@ struct TorrentCore {
     // MARK: Verified pieces
 
     /// Records the outcome of hashing (and, if good, writing) a piece. Returns the connections to wake (to
-    /// announce it) and those to close (banned for bad data), and whether the torrent just finished.
+    /// announce it, or to fetch its blocks again) and those to close (banned for bad data), and whether the
+    /// torrent just finished.
     mutating func finished(_ piece: PieceBuffer, good: Bool) -> (wake: [PeerHandle], ban: [PeerHandle], blamed: [String], done: Bool) {
         if good {
             guard !picker.has(piece.piece) else { return ([], [], [], false) }
@@ -269,17 +270,16 @@ struct TorrentCore {
         let weight = piece.senders.count == 1 ? 2 : 1
         var ban: [PeerHandle] = []
         var blamed: [String] = []
-        for id in piece.senders {
-            guard let peer = peers[id] else { continue }
+        for peer in piece.senders.values {
             blamed.append(peer.name)
             guard let ip = peer.ip else { continue }
             strikes[ip, default: 0] += weight
-            if strikes[ip, default: 0] >= 4 {
+            if strikes[ip, default: 0] >= 4, !banned.contains(ip) {
                 banned.insert(ip)
                 ban += peers.values.filter { $0.ip == ip }
             }
         }
-        return ([], ban, blamed, false)
+        return (Array(peers.values), ban, blamed, false)
     }
 }
 

@@ -43,9 +43,10 @@ import Testing
         return (listener.port, task)
     }
 
-    /// Downloads `metainfo` into memory from `peers`; returns the torrent (finished or out of peers), the
-    /// storage and every event.
-    static func download(_ metainfo: Metainfo, from peers: [(host: String, port: Int)]) async throws
+    /// Downloads `metainfo` into memory from `peers` (and `afterBan` once a peer is banned); returns the torrent
+    /// (finished or out of peers), the storage and every event.
+    static func download(_ metainfo: Metainfo, from peers: [(host: String, port: Int)],
+                         afterBan: [(host: String, port: Int)] = []) async throws
         -> (torrent: Torrent, storage: MemoryStorage, events: [TorrentEvent]) {
         var settings = SessionSettings()
         settings.listenPort = 0
@@ -59,7 +60,10 @@ import Testing
         torrent.addPeers(peers)
         let collected = Task {
             var events: [TorrentEvent] = []
-            for await event in torrent.events { events.append(event) }
+            for await event in torrent.events {
+                events.append(event)
+                if case .peerBanned = event { torrent.addPeers(afterBan) }
+            }
             return events
         }
         try await withTimeout(seconds: 60) { await torrent.run() }
@@ -85,14 +89,15 @@ import Testing
         let data = Self.data(1 << 20, seed: 2)
         let metainfo = try Self.torrent(of: data)
         // The liar claims every piece and serves bytes that hash to nothing; it listens on another loopback
-        // address so that banning it does not ban the honest seeder.
+        // address so that banning it does not ban the honest seeder, which is given only after the ban.
         let liar = try await Self.seeder(metainfo, contents: data.map { $0 ^ 0x5a }, host: "127.0.0.2")
         let honest = try await Self.seeder(metainfo, contents: data, host: "127.0.0.1")
         defer {
             liar.task.cancel()
             honest.task.cancel()
         }
-        let (torrent, storage, events) = try await Self.download(metainfo, from: [("127.0.0.2", liar.port), ("127.0.0.1", honest.port)])
+        let (torrent, storage, events) = try await Self.download(metainfo, from: [("127.0.0.2", liar.port)],
+                                                                 afterBan: [("127.0.0.1", honest.port)])
         #expect(torrent.isComplete)
         #expect(storage.contents(of: FileIndex(0)) == data, "no byte of the liar's reached the storage")
         let failures = events.compactMap { event -> [String]? in
