@@ -12,3 +12,12 @@ shoal_binary() {
     fi
     echo "$shoal"
 }
+
+# remove_work: removes the folder $work, or with KEEP=1 keeps it and says where.
+remove_work() {
+    if [[ ${KEEP:-0} == 1 ]]; then
+        echo "kept $work" >&2
+    else
+        rm -rf -- "$work"
+    fi
+}

@@ -39,14 +39,7 @@ done
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
-cleanup() {
-    if [[ ${KEEP:-0} == 1 ]]; then
-        echo "kept $work" >&2
-    else
-        rm -rf -- "$work"
-    fi
-}
-trap cleanup EXIT
+trap remove_work EXIT
 trap 'exit 130' INT TERM
 
 # --- shoal binary ----------------------------------------------------------

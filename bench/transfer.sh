@@ -101,11 +101,7 @@ stop_all() {
 }
 cleanup() {
     stop_all
-    if [[ ${KEEP:-0} == 1 ]]; then
-        echo "kept $work" >&2
-    else
-        rm -rf -- "$work"
-    fi
+    remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
