@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: [
             "Engine",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "InteropTests", dependencies: ["Shoal"], exclude: ["Support"]),
     ],

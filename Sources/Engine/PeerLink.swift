@@ -406,7 +406,7 @@ public enum PeerConnector {
     }
 }
 
-/// Closes connections that stall and keeps quiet ones open, on the channel's event loop: a peer has
+/// Closes connections that stall and keeps quiet ones open, on the channel's event loop and by its clock: a peer has
 /// ``handshakeTimeout`` to send its handshake and must send something (a keep-alive at least) every
 /// ``idleTimeout``; we send a keep-alive after ``keepAliveInterval`` without writing.
 final class PeerTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
@@ -432,7 +432,7 @@ final class PeerTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        started = .now()
+        started = context.eventLoop.now
         lastRead = started
         lastWrite = started
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -451,17 +451,17 @@ final class PeerTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         received += unwrapInboundIn(data).readableBytes
-        lastRead = .now()
+        lastRead = context.eventLoop.now
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        lastWrite = .now()
+        lastWrite = context.eventLoop.now
         context.write(data, promise: promise)
     }
 
     private func tick(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         if received < Handshake.length, now - started > handshakeTimeout {
             context.close(promise: nil)
         } else if now - lastRead > idleTimeout {
