@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(name: "Bencode"),
@@ -37,6 +38,7 @@ let package = Package(
         .executableTarget(name: "ShoalCLI", dependencies: [
             "Shoal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),

@@ -5,7 +5,7 @@ import Shoal
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Download a torrent from the peers given with --peer (trackers, DHT and magnet links come later).",
+        abstract: "Download a torrent (a file or an http(s) URL of one) from the peers given with --peer and those that connect in (trackers, DHT and magnet links come later).",
         discussion: """
             Peers may also connect in on --port. With --seed it keeps uploading once complete, until interrupted.
             Ctrl-C stops cleanly; running the same command again resumes. \
@@ -14,7 +14,7 @@ struct DownloadCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "A .torrent file.")
+    @Argument(help: "A .torrent file, or an http(s) URL of one.")
     var source: String
 
     @Option(name: .shortAndLong, help: "The download folder (default: the current folder).")
@@ -35,11 +35,7 @@ struct DownloadCommand: AsyncParsableCommand {
         if source.lowercased().hasPrefix("magnet:") {
             throw Terminal.badInput("magnet links need metadata exchange (BEP 9), which Shoal does not have yet; use a .torrent file")
         }
-        let lower = source.lowercased()
-        if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
-            throw Terminal.badInput("fetching torrent files over HTTP comes with tracker support; download the .torrent file first")
-        }
-        let torrent = try loadTorrent(source)
+        let torrent = isWebURL(source) ? try await fetchTorrent(source) : try loadTorrent(source)
         let settings = try peerOptions.settings(seeding: seed)
         let info = torrent.info
         let backend = FileStorage(root: output, files: info.files)

@@ -76,6 +76,37 @@ struct DownloadInteropTests {
         #expect(result.stdout.contains("\(expected) downloaded"), "\(result.stdout)")
     }
 
+    @Test("shoal download takes an http URL of the torrent; a missing or unusable one is bad input (exit 2)")
+    func torrentFromAWebServer() throws {
+        let folder = try TemporaryFolder()
+        let payload = try Self.makePayload(in: folder)
+        let site = folder.url.appendingPathComponent("site")
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        let torrent = site.appendingPathComponent("t.torrent")
+        _ = try Tools.runShoal(["create", payload.path, "--v1", "--piece-size", "16k", "-o", torrent.path])
+        try Data("not bencode".utf8).write(to: site.appendingPathComponent("junk.torrent"))
+        // Python's own web server on loopback: it prints "Serving HTTP on 127.0.0.1 port N ..." once bound.
+        let server = try BackgroundTool(Tools.python, ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", site.path])
+        defer { withExtendedLifetime(server) {} }
+        let line = try #require(server.firstLine(), "the web server did not start")
+        let words = line.split(separator: " ")
+        let webPort = try #require(words.firstIndex(of: "port").flatMap { Int(words[$0 + 1]) }, "\(line)")
+        let (seeder, port) = try Self.seeder(torrent, data: payload.deletingLastPathComponent())
+        defer { withExtendedLifetime(seeder) {} }
+
+        let output = folder.url.appendingPathComponent("out")
+        let result = try Tools.runShoal(["download", "http://127.0.0.1:\(webPort)/t.torrent", "-o", output.path,
+                                         "--peer", "127.0.0.1:\(port)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Self.sameTree(payload, output.appendingPathComponent("payload")))
+
+        let missing = try Tools.runShoal(["download", "http://127.0.0.1:\(webPort)/none.torrent", "-o", output.path])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("404"), "\(missing.stderr)")
+        let junk = try Tools.runShoal(["download", "http://127.0.0.1:\(webPort)/junk.torrent", "-o", output.path])
+        #expect(junk.status == 2, "\(junk.stderr)")
+    }
+
     @Test func magnetLinksAndBadPeersAreRefusedClearly() throws {
         let magnet = try Tools.runShoal(["download", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a"])
         #expect(magnet.status == 2)

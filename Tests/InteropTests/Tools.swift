@@ -171,13 +171,19 @@ final class BackgroundTool {
     private let input = Pipe()
     private let output = Pipe()
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    /// `errors`: a file for the tool's standard error (discarded without one).
+    init(_ executable: String, _ arguments: [String], errors: URL? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if executable == Tools.shoal { process.environment = Tools.shoalEnvironment }
         process.standardInput = input
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let errors {
+            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: errors)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
     }
 
@@ -210,6 +216,10 @@ final class BackgroundTool {
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning { process.terminate() }
+        // A child of Swift's Process may have SIGTERM blocked (Python's http.server does): then SIGKILL.
+        let killAt = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < killAt { usleep(20_000) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }
