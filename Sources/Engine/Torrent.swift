@@ -26,6 +26,8 @@ public final class Torrent: Sendable {
     let uploadLimit: RateLimiter
     let cache: ReadCache
     let finisher = PieceFinisher()
+    /// Each v2 file's tree above its piece layer, built on the first hash request for it.
+    let hashLayers = Mutex<[SHA256Hash: [[SHA256Hash]]]>([:])
     let core: Mutex<TorrentCore>
     /// Our handshake for this torrent.
     let handshake: Handshake

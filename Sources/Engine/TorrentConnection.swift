@@ -100,6 +100,8 @@ extension Torrent {
                     }
                 case .reply(let message):
                     replies.append(message)
+                case .hashRequested(let request):
+                    replies.append(answer(request))
                 default:
                     continue
                 }

@@ -71,6 +71,8 @@ struct TorrentCore {
     var downloadRate = 0
     var uploadRate = 0
     var measured: (downloaded: Int64, uploaded: Int64) = (0, 0)
+    var hashRequestsAnswered = 0
+    var hashRequestsRefused = 0
     var resumeDirty = false
     var stopped = false
     var rechokeWanted = false
@@ -128,6 +130,8 @@ struct TorrentCore {
         stats.pieces = layout.pieceCount
         stats.bytesLeft = bytesLeft
         stats.bytesWanted = bytesWanted
+        stats.hashRequestsAnswered = hashRequestsAnswered
+        stats.hashRequestsRefused = hashRequestsRefused
         return stats
     }
 

@@ -35,6 +35,9 @@ public struct TorrentStats: Sendable, Hashable {
     public var bytesLeft: Int64 = 0
     /// Bytes of wanted pieces in all.
     public var bytesWanted: Int64 = 0
+    /// BEP 52 hash requests answered with hashes, and refused.
+    public var hashRequestsAnswered = 0
+    public var hashRequestsRefused = 0
 
     public init() {}
 }

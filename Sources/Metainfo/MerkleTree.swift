@@ -52,3 +52,40 @@ public enum MerkleTree {
         root(of: pieceLayer, padding: zeroSubtree(leafCount: pieceLength / blockSize))
     }
 }
+
+extension MerkleTree {
+    /// Every layer of a file's tree from its piece layer up to the root: `[0]` is the piece layer padded to a
+    /// power of two with zero subtrees, the last is `[root]`. What a seeder answers BEP 52 hash requests from.
+    public static func layers(pieceLayer: [SHA256Hash], pieceLength: Int) -> [[SHA256Hash]] {
+        var pad = zeroSubtree(leafCount: pieceLength / blockSize)
+        var current = pieceLayer
+        var width = 1
+        while width < current.count { width <<= 1 }
+        current += [SHA256Hash](repeating: pad, count: width - current.count)
+        var layers = [current]
+        while current.count > 1 {
+            current = stride(from: 0, to: current.count, by: 2).map { SHA256Hash.pair(current[$0], current[$0 + 1]) }
+            pad = .pair(pad, pad)
+            layers.append(current)
+        }
+        return layers
+    }
+
+    /// The hashes of a BEP 52 `hashes` message: `count` hashes of `layers[layer]` from `index`, then one uncle
+    /// hash for each of `proofLayers` layers above that layer that the requested hashes do not cover, nearest
+    /// the leaves first. Nil if the request does not fit the tree: `count` not a power of two up to 512,
+    /// `index` not a multiple of it or past the layer, or proof layers reaching the root (which has no sibling).
+    public static func hashes(layers: [[SHA256Hash]], layer: Int, index: Int, count: Int, proofLayers: Int) -> [SHA256Hash]? {
+        guard layers.indices.contains(layer), count > 0, count <= 512, count & (count - 1) == 0, index >= 0,
+              index % count == 0, index + count <= layers[layer].count, proofLayers >= 0,
+              proofLayers == 0 || layer + proofLayers < layers.count - 1 else { return nil }
+        var result = Array(layers[layer][index..<(index + count)])
+        // The first log2(count) - 1 proof layers lie inside the requested subtree: the receiver computes them.
+        let covered = count.trailingZeroBitCount - 1
+        for step in 0..<proofLayers where step >= covered {
+            let above = layers[layer + step + 1]
+            result.append(above[(index >> (step + 1)) ^ 1])
+        }
+        return result
+    }
+}

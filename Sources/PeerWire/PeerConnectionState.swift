@@ -52,6 +52,8 @@ public struct PeerConnectionState: Sendable {
         case extended(id: UInt8, payload: ByteBuffer)
         /// The peer's DHT port (BEP 5).
         case dhtPort(UInt16)
+        /// The peer asks for merkle hashes (BEP 52); answer with `hashes` or `hash reject`, one or the other.
+        case hashRequested(HashRequest)
         /// A message to send back at once (for example a reject for a request the peer may not make).
         case reply(PeerMessage)
     }
@@ -187,9 +189,7 @@ public struct PeerConnectionState: Sendable {
         case .extended(let id, let payload):
             return [.extended(id: id, payload: payload)]
         case .hashRequest(let request):
-            // BEP 52 says every hash request gets an answer. Serving hashes is not built yet, so refuse it
-            // explicitly rather than leave the peer waiting.
-            return [.reply(.hashReject(request))]
+            return [.hashRequested(request)]
         case .hashes, .hashReject, .unknown:
             // We send no hash requests yet; unknown ids are ignored, as BEP 3 asks.
             return []

@@ -29,6 +29,11 @@ struct SeedCommand: AsyncParsableCommand {
         options.filePriorities = [PiecePriority](repeating: .skip, count: info.files.count)
         let runner = TorrentRunner(metainfo: torrent, storage: storage, settings: settings, options: options,
                                    peers: try parsePeers(peerOptions.peers), listeningRequired: true, finishedMessage: nil)
-        _ = try await runner.run(verified: have)
+        let stats = try await runner.run(verified: have).stats
+        var summary = "uploaded \(formatBytes(stats.uploaded))"
+        if stats.hashRequestsAnswered + stats.hashRequestsRefused > 0 {
+            summary += "; answered \(stats.hashRequestsAnswered) hash requests, refused \(stats.hashRequestsRefused)"
+        }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
     }
 }

@@ -54,6 +54,39 @@ struct SeedInteropTests {
 }
 
 extension SeedInteropTests {
+    /// Pure v2 only: given a hybrid without piece layers, libtorrent checks pieces by their SHA-1 and asks for no hashes.
+    @Test("libtorrent, given a v2 torrent without piece layers, gets them from Shoal's hash answers and downloads")
+    func libtorrentFetchesPieceLayersFromShoal() throws {
+        let version = "v2"
+        let folder = try TemporaryFolder()
+        let payload = try DownloadInteropTests.makePayload(in: folder)
+        let torrent = folder.url.appendingPathComponent("t.torrent")
+        let created = try Tools.runShoal(["create", payload.path, "--\(version)", "--piece-size", "32k", "-o", torrent.path])
+        #expect(created.status == 0, "\(created.stderr)")
+        // The same torrent (same info-hash) without its piece layers: libtorrent must ask a peer for them.
+        let bare = folder.url.appendingPathComponent("bare.torrent")
+        let strip = "import libtorrent as lt, sys; d = lt.bdecode(open(sys.argv[1], 'rb').read()); "
+            + "assert d.pop(b'piece layers', None); open(sys.argv[2], 'wb').write(lt.bencode(d))"
+        let stripped = try runTool(Tools.python, ["-c", strip, torrent.path, bare.path])
+        #expect(stripped.status == 0, "\(stripped.stderr)")
+
+        let log = folder.url.appendingPathComponent("seed.log")
+        let seeder = try BackgroundTool(Tools.shoal, ["seed", torrent.path, payload.deletingLastPathComponent().path, "--port", "0"],
+                                        errors: log)
+        let port = try #require(seeder.firstLine().flatMap { Int($0.split(separator: " ").last ?? "") }, "shoal seed did not start")
+        let output = folder.url.appendingPathComponent("lt-out")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let result = try Tools.libtorrent(["download", bare.path, output.path, "--peer", "127.0.0.1:\(port)", "--timeout", "60"])
+        #expect(result["seeding"] as? Bool == true, "libtorrent did not finish: \(result)")
+        #expect(try DownloadInteropTests.sameTree(payload, output.appendingPathComponent("payload")))
+        // libtorrent asked for the piece layers, and every request was answered with hashes.
+        seeder.kill(SIGTERM)
+        let said = try String(contentsOf: log, encoding: .utf8)
+        let summary = try #require(said.split(separator: "\n").last { $0.hasPrefix("uploaded") }, "\(said)")
+        #expect(summary.contains("answered") && summary.hasSuffix("refused 0"), "\(summary)")
+        #expect(!summary.contains("answered 0 "), "\(summary)")
+    }
+
     @Test("Shoal downloads from a Shoal seeder over IPv6 loopback; the seeder takes IPv4 peers on the same port")
     func shoalToShoalOverIPv6() throws {
         let folder = try TemporaryFolder()
