@@ -26,7 +26,7 @@ public final class Torrent: Sendable {
     let uploadLimit: RateLimiter
     let cache: ReadCache
     let finisher = PieceFinisher()
-    /// Each v2 file's tree above its piece layer, built on the first hash request for it.
+    /// Each v2 file's tree from its piece layer up, built on the first hash request for it.
     let hashLayers = Mutex<[SHA256Hash: [[SHA256Hash]]]>([:])
     let core: Mutex<TorrentCore>
     /// Our handshake for this torrent.

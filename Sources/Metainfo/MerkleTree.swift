@@ -71,21 +71,44 @@ extension MerkleTree {
         return layers
     }
 
-    /// The hashes of a BEP 52 `hashes` message: `count` hashes of `layers[layer]` from `index`, then one uncle
-    /// hash for each of `proofLayers` layers above that layer that the requested hashes do not cover, nearest
-    /// the leaves first. Nil if the request does not fit the tree: `count` not a power of two up to 512,
-    /// `index` not a multiple of it or past the layer, or proof layers reaching the root (which has no sibling).
-    public static func hashes(layers: [[SHA256Hash]], layer: Int, index: Int, count: Int, proofLayers: Int) -> [SHA256Hash]? {
-        guard layers.indices.contains(layer), count > 0, count <= 512, count & (count - 1) == 0, index >= 0,
-              index % count == 0, index + count <= layers[layer].count, proofLayers >= 0,
-              proofLayers == 0 || layer + proofLayers < layers.count - 1 else { return nil }
-        var result = Array(layers[layer][index..<(index + count)])
+    /// The hashes of a BEP 52 `hashes` message: `count` nodes of the layer `layer` levels above the leaves from
+    /// `index`, then one uncle for each of `proofLayers` layers above that the requested nodes do not cover,
+    /// nearest the leaves first. `node(height, position)` gives a node of the tree (`treeHeight` layers above
+    /// its leaves), or nil where the caller cannot. Nil if any needed node is missing or the request does not
+    /// fit: `count` not a power of two up to 512, `index` not a multiple of it or past the layer, or proof layers
+    /// reaching the root (which has no sibling).
+    public static func hashes(treeHeight: Int, layer: Int, index: Int, count: Int, proofLayers: Int,
+                              node: (_ height: Int, _ position: Int) -> SHA256Hash?) -> [SHA256Hash]? {
+        guard (0...treeHeight).contains(layer), count > 0, count <= 512, count & (count - 1) == 0, index >= 0,
+              index % count == 0, index + count <= 1 << (treeHeight - layer), proofLayers >= 0,
+              proofLayers == 0 || layer + proofLayers < treeHeight else { return nil }
+        var result: [SHA256Hash] = []
+        for position in index..<(index + count) {
+            guard let hash = node(layer, position) else { return nil }
+            result.append(hash)
+        }
         // The first log2(count) - 1 proof layers lie inside the requested subtree: the receiver computes them.
-        let covered = count.trailingZeroBitCount - 1
-        for step in 0..<proofLayers where step >= covered {
-            let above = layers[layer + step + 1]
-            result.append(above[(index >> (step + 1)) ^ 1])
+        for step in 0..<proofLayers where step >= count.trailingZeroBitCount - 1 {
+            guard let uncle = node(layer + step + 1, (index >> (step + 1)) ^ 1) else { return nil }
+            result.append(uncle)
         }
         return result
+    }
+
+    /// The root that a BEP 52 answer proves: `count` nodes from `index` (a power of two and a multiple of it),
+    /// then uncles nearest the leaves first. A receiver trusts the nodes only if this is the file's root.
+    public static func root(proving hashes: [SHA256Hash], index: Int, count: Int) -> SHA256Hash? {
+        guard count > 0, count & (count - 1) == 0, index % count == 0, hashes.count >= count else { return nil }
+        var level = Array(hashes.prefix(count))
+        while level.count > 1 {
+            level = stride(from: 0, to: level.count, by: 2).map { SHA256Hash.pair(level[$0], level[$0 + 1]) }
+        }
+        var node = level[0]
+        var position = index / count
+        for uncle in hashes.dropFirst(count) {
+            node = position.isMultiple(of: 2) ? .pair(node, uncle) : .pair(uncle, node)
+            position /= 2
+        }
+        return node
     }
 }

@@ -9,19 +9,11 @@ import Testing
     static let root = MerkleTree.root(pieceLayer: pieceLayer, pieceLength: pieceLength)
     static let layers = MerkleTree.layers(pieceLayer: pieceLayer, pieceLength: pieceLength)
 
-    /// Climbs from `count` hashes at `index` to the root with the uncles that follow them, as a receiver does.
-    static func rootFrom(_ hashes: [SHA256Hash], index: Int, count: Int) -> SHA256Hash {
-        var level = Array(hashes.prefix(count))
-        while level.count > 1 {
-            level = stride(from: 0, to: level.count, by: 2).map { SHA256Hash.pair(level[$0], level[$0 + 1]) }
+    /// The hashes for a request over the piece layer (layer 0 here), nodes taken from ``layers``.
+    static func hashes(layer: Int = 0, index: Int, count: Int, proofLayers: Int) -> [SHA256Hash]? {
+        MerkleTree.hashes(treeHeight: layers.count - 1, layer: layer, index: index, count: count, proofLayers: proofLayers) {
+            layers[$0][$1]
         }
-        var node = level[0]
-        var position = index / count
-        for uncle in hashes.dropFirst(count) {
-            node = position.isMultiple(of: 2) ? .pair(node, uncle) : .pair(uncle, node)
-            position /= 2
-        }
-        return node
     }
 
     @Test func layersClimbToTheRoot() {
@@ -35,11 +27,11 @@ import Testing
           arguments: [(0, 2), (4, 4), (8, 8), (12, 4), (14, 2), (0, 16)])
     func proofsReachTheRoot(index: Int, count: Int) throws {
         let proofLayers = Self.layers.count - 2
-        let hashes = try #require(MerkleTree.hashes(layers: Self.layers, layer: 0, index: index, count: count, proofLayers: proofLayers))
+        let hashes = try #require(Self.hashes(index: index, count: count, proofLayers: proofLayers))
         #expect(Array(hashes.prefix(count)) == Array(Self.layers[0][index..<(index + count)]))
         // Uncles only for the layers above the range's own subtree: log2(count) - 1 of the proof layers are implied.
         #expect(hashes.count == count + max(0, proofLayers - (count.trailingZeroBitCount - 1)))
-        #expect(Self.rootFrom(hashes, index: index, count: count) == Self.root)
+        #expect(MerkleTree.root(proving: hashes, index: index, count: count) == Self.root)
     }
 
     @Test func requestsThatDoNotFitAreRefused() {
@@ -52,9 +44,9 @@ import Testing
             (0, 2, -1),
         ]
         for request in refused {
-            #expect(MerkleTree.hashes(layers: Self.layers, layer: 0, index: request.index, count: request.count,
-                                      proofLayers: request.proof) == nil, "\(request)")
+            #expect(Self.hashes(index: request.index, count: request.count, proofLayers: request.proof) == nil, "\(request)")
         }
-        #expect(MerkleTree.hashes(layers: Self.layers, layer: 5, index: 0, count: 1, proofLayers: 0) == nil)
+        #expect(Self.hashes(layer: 5, index: 0, count: 1, proofLayers: 0) == nil)
+        #expect(Self.hashes(layer: 4, index: 0, count: 1, proofLayers: 0) == [Self.root], "the root alone, no proof")
     }
 }
