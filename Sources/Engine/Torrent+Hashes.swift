@@ -6,7 +6,7 @@ extension Torrent {
     /// The answer to a peer's BEP 52 hash request: the hashes, with their proof, or a hash reject when the
     /// request does not fit the file's tree or needs blocks we have not verified. Layers from the piece layer
     /// up come from the torrent file; hashes below it are computed from the verified data on disk (at most a
-    /// piece's worth for the proof, plus the 512 requested blocks at most).
+    /// piece's worth for the proof, plus at most a piece's worth of requested blocks).
     func answer(_ request: HashRequest) -> PeerMessage {
         let message = hashes(for: request)
         core.withLock { core in
@@ -17,6 +17,11 @@ extension Torrent {
 
     private func hashes(for request: HashRequest) -> PeerMessage {
         guard let tree = FileTree(torrent: self, root: request.piecesRoot) else { return .hashReject(request) }
+        // Block hashes cost disk reads: no more than a piece's blocks per request (libtorrent asks for one
+        // piece's at a time), so 48 bytes from a peer cannot make us read 8 MiB.
+        if request.baseLayer < tree.pieceHeight, Int(request.length) > max(2, 1 << tree.pieceHeight) >> Int(request.baseLayer) {
+            return .hashReject(request)
+        }
         let hashes = MerkleTree.hashes(treeHeight: tree.height, layer: Int(request.baseLayer), index: Int(request.index),
                                        count: Int(request.length), proofLayers: Int(request.proofLayers), node: tree.node)
         return hashes.map { .hashes(request, $0) } ?? .hashReject(request)

@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test("Answers at every layer prove themselves against the file's root",
-          arguments: [(0, 0, 4), (0, 60, 4), (0, 32, 32), (1, 8, 2), (2, 0, 16), (2, 12, 4), (3, 4, 2)])
+          arguments: [(0, 0, 4), (0, 60, 4), (0, 32, 2), (1, 8, 2), (2, 0, 16), (2, 12, 4), (3, 4, 2)])
     func answersProveTheRoot(base: Int, index: Int, count: Int) async throws {
         let (torrent, root, folder) = try await Self.torrent(verifiedAll: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -41,6 +41,16 @@ import Testing
         #expect(MerkleTree.root(proving: hashes, index: index, count: count) == root)
         if base == 0, index == 60 { #expect(hashes[2] == .zero && hashes[3] == .zero, "leaves past the end are zero") }
         #expect(torrent.stats.hashRequestsAnswered == 1)
+    }
+
+    @Test("A request for more than a piece's block hashes is refused: it would cost more disk reads than a block")
+    func blockRequestsAreCappedAtAPiece() async throws {
+        let (torrent, root, folder) = try await Self.torrent(verifiedAll: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let wide = HashRequest(piecesRoot: root, baseLayer: 0, index: 0, length: 32, proofLayers: 0)
+        #expect(torrent.answer(wide) == .hashReject(wide))
+        let onePiece = HashRequest(piecesRoot: root, baseLayer: 0, index: 4, length: 4, proofLayers: 0)
+        #expect(torrent.answer(onePiece) != .hashReject(onePiece))
     }
 
     @Test("Block hashes of unverified pieces are refused; piece-layer hashes come from the torrent file")

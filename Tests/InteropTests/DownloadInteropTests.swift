@@ -51,6 +51,29 @@ struct DownloadInteropTests {
         #expect(result.stderr.contains("LT 2."), "the seeder is libtorrent: \(result.stderr)")
     }
 
+    @Test("--files downloads only the chosen file (and the pieces it shares), and exits 0 once that file is whole")
+    func selectedFilesOnly() throws {
+        let folder = try TemporaryFolder()
+        let payload = try Self.makePayload(in: folder)
+        let torrent = folder.url.appendingPathComponent("t.torrent")
+        _ = try Tools.runShoal(["create", payload.path, "--v1", "--piece-size", "16k", "-o", torrent.path])
+        let (seeder, port) = try Self.seeder(torrent, data: payload.deletingLastPathComponent())
+        defer { withExtendedLifetime(seeder) {} }
+        // shoal info numbers the files a.bin, sub/b.txt, sub/empty, ünïcødé.dat: 2 is sub/b.txt, 70,000 bytes
+        // from offset 300,001, so pieces 18 to 22 of 26.
+        let output = folder.url.appendingPathComponent("out")
+        let result = try Tools.runShoal(["download", torrent.path, "-o", output.path, "--peer", "127.0.0.1:\(port)", "--files", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.contentsEqual(atPath: payload.appendingPathComponent("sub/b.txt").path,
+                                                  andPath: output.appendingPathComponent("payload/sub/b.txt").path))
+        #expect(result.stdout.contains("5 of 26 pieces verified, 5 downloaded"), "\(result.stdout)")
+        // The neighbours get only what the shared pieces 18 and 22 hold (in sparse files): neither is whole.
+        for neighbour in ["a.bin", "ünïcødé.dat"] {
+            #expect(!FileManager.default.contentsEqual(atPath: payload.appendingPathComponent(neighbour).path,
+                                                       andPath: output.appendingPathComponent("payload/\(neighbour)").path))
+        }
+    }
+
     @Test("A download resumed over partial data fetches only the pieces that are missing")
     func resumeFetchesOnlyWhatIsMissing() throws {
         let folder = try TemporaryFolder()
