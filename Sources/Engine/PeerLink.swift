@@ -1,6 +1,7 @@
 import Metainfo
 import NIOCore
 import NIOPosix
+import NIOSupport
 import PeerWire
 import Synchronization
 
@@ -22,18 +23,6 @@ public enum PeerLinkError: Error, Sendable, Hashable, CustomStringConvertible {
         case .wrongInfoHash(let hash): "the peer answered for another torrent (\(hash))"
         case .wire(let error): "\(error)"
         }
-    }
-}
-
-extension EventLoopFuture where Value: Sendable {
-    /// The future's value, awaited. Not `get()`: with Swift 6.3, awaiting `get()` (a throwing continuation)
-    /// in the engine's tasks crashed in swift_task_dealloc ("freed pointer was not the last allocation"),
-    /// in release builds even where debug builds ran; a continuation that cannot throw does not.
-    func outcome() async throws -> Value {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
-            whenComplete { continuation.resume(returning: $0) }
-        }
-        return try result.get()
     }
 }
 
@@ -233,7 +222,7 @@ public final class PeerLink {
     /// The peer's address, when the socket knows it.
     public let address: SocketAddress?
     /// The peer's IP address (an IPv4 peer on a dual-stack socket as IPv4).
-    public var ip: IPAddress? { address?.ipAddress.flatMap(IPAddress.init)?.unmapped }
+    public var ip: IPAddress? { address?.ip }
     /// Wakes or closes the connection; shared with other tasks.
     public let sender: PeerSender
     private let socket: PeerSocket

@@ -1,6 +1,7 @@
 import Metainfo
 import NIOCore
 import NIOPosix
+import NIOSupport
 import PeerWire
 import Synchronization
 

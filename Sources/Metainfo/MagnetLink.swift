@@ -88,13 +88,13 @@ extension MagnetLink {
         for pair in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let rawKey = String(parts[0])
-            guard let key = percentDecode(rawKey, plusIsSpace: false) else {
+            guard let key = PercentEncoding.decodeText(rawKey, plusIsSpace: false) else {
                 throw MagnetError("malformed percent-encoding", parameter: rawKey)
             }
             // `xt.1`, `tr.2`: BEP 9 allows numbered repeats of a parameter.
             let base = Self.baseKey(key)
             let rawValue = parts.count > 1 ? String(parts[1]) : ""
-            guard let value = percentDecode(rawValue, plusIsSpace: base == "dn") else {
+            guard let value = PercentEncoding.decodeText(rawValue, plusIsSpace: base == "dn") else {
                 throw MagnetError("malformed percent-encoding", parameter: key)
             }
             switch base {
@@ -164,50 +164,17 @@ extension MagnetLink {
         var parts: [String] = []
         if let v1 = infoHashes.v1 { parts.append("xt=urn:btih:\(v1.hex)") }
         if let v2 = infoHashes.v2 { parts.append("xt=urn:btmh:1220\(v2.hex)") }
-        if let displayName { parts.append("dn=" + percentEncode(displayName)) }
+        if let displayName { parts.append("dn=" + PercentEncoding.encode(displayName)) }
         if let exactLength { parts.append("xl=\(exactLength)") }
-        parts += trackers.map { "tr=" + percentEncode($0) }
-        parts += webSeeds.map { "ws=" + percentEncode($0) }
-        parts += peers.map { "x.pe=" + percentEncode($0) }
+        parts += trackers.map { "tr=" + PercentEncoding.encode($0) }
+        parts += webSeeds.map { "ws=" + PercentEncoding.encode($0) }
+        parts += peers.map { "x.pe=" + PercentEncoding.encode($0) }
         if !selectOnly.isEmpty {
             parts.append("so=" + selectOnly.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))
         }
-        parts += extraParameters.map { percentEncode($0.key) + "=" + percentEncode($0.value) }
+        parts += extraParameters.map { PercentEncoding.encode($0.key) + "=" + PercentEncoding.encode($0.value) }
         return "magnet:?" + parts.joined(separator: "&")
     }
-}
-
-/// Decodes `%XX` escapes; nil if an escape is malformed. The result is read as UTF-8, repairing bad sequences.
-func percentDecode(_ text: String, plusIsSpace: Bool) -> String? {
-    var bytes: [UInt8] = []
-    var iterator = Array(text.utf8).makeIterator()
-    while let byte = iterator.next() {
-        if byte == UInt8(ascii: "%") {
-            guard let high = iterator.next(), let low = iterator.next(),
-                  let decoded = decodeHex(String(decoding: [high, low], as: UTF8.self)) else { return nil }
-            bytes += decoded
-        } else if plusIsSpace, byte == UInt8(ascii: "+") {
-            bytes.append(UInt8(ascii: " "))
-        } else {
-            bytes.append(byte)
-        }
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-/// Escapes everything but RFC 3986's unreserved characters and a few that are safe in a query value.
-func percentEncode(_ text: String) -> String {
-    var out = ""
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "/"):
-            out.unicodeScalars.append(Unicode.Scalar(byte))
-        default:
-            out += "%" + encodeHex([byte]).uppercased()
-        }
-    }
-    return out
 }
 
 /// RFC 4648 base32 (either case, no padding) into bytes; nil on any other character.

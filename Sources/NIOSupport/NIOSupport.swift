@@ -1,0 +1,28 @@
+import Metainfo
+import NIOCore
+
+extension EventLoopFuture where Value: Sendable {
+    /// The future's value, awaited. Not `get()`: with Swift 6.3, awaiting `get()` (a throwing continuation)
+    /// in the engine's tasks crashed in swift_task_dealloc ("freed pointer was not the last allocation"),
+    /// in release builds even where debug builds ran; a continuation that cannot throw does not.
+    package func outcome() async throws -> Value {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
+            whenComplete { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+}
+
+extension SocketAddress {
+    /// The address's IP, read from the socket address itself (no text round trip), with an IPv4-mapped IPv6
+    /// address as the IPv4 address it carries; nil for a Unix socket.
+    package var ip: IPAddress? {
+        switch self {
+        case .v4(let v4): return .v4(UInt32(bigEndian: v4.address.sin_addr.s_addr))
+        case .v6(let v6):
+            let value = withUnsafeBytes(of: v6.address.sin6_addr) { $0.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+            return IPAddress.v6(value).unmapped
+        case .unixDomainSocket: return nil
+        }
+    }
+}
