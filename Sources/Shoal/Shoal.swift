@@ -3,4 +3,6 @@
 @_exported import Metainfo
 @_exported import Storage
 @_exported import PeerWire
+@_exported import Tracker
+@_exported import TrackerServer
 @_exported import Engine
