@@ -5,9 +5,10 @@ import ArgumentParser
 struct ShoalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shoal",
-        abstract: "A BitTorrent peer: make, inspect and check torrents.",
+        abstract: "A BitTorrent peer: make, inspect and check torrents, download and seed them, run a tracker.",
         version: shoalVersion,
-        subcommands: [CreateCommand.self, InfoCommand.self, VerifyCommand.self, DownloadCommand.self, SeedCommand.self]
+        subcommands: [CreateCommand.self, InfoCommand.self, VerifyCommand.self, DownloadCommand.self, SeedCommand.self,
+                      TrackerCommand.self]
     )
 }
 

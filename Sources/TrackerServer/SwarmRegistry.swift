@@ -1,0 +1,214 @@
+import Metainfo
+import NIOCore
+import Tracker
+
+/// Where a tracked peer listens, packed for compact storage: an IPv4 peer is one `UInt64`.
+struct V4Peer: Hashable, Comparable {
+    /// Address in the high 32 bits of the low 48, port in the low 16.
+    let packed: UInt64
+    init(ip: UInt32, port: UInt16) { packed = UInt64(ip) << 16 | UInt64(port) }
+    static func < (lhs: V4Peer, rhs: V4Peer) -> Bool { lhs.packed < rhs.packed }
+    func writeCompact(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(truncatingIfNeeded: packed >> 16))
+        buffer.writeInteger(UInt16(truncatingIfNeeded: packed))
+    }
+}
+
+/// An IPv6 peer.
+struct V6Peer: Hashable, Comparable {
+    let ip: UInt128
+    let port: UInt16
+    static func < (lhs: V6Peer, rhs: V6Peer) -> Bool { (lhs.ip, lhs.port) < (rhs.ip, rhs.port) }
+    func writeCompact(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt64(truncatingIfNeeded: ip >> 64))
+        buffer.writeInteger(UInt64(truncatingIfNeeded: ip))
+        buffer.writeInteger(port)
+    }
+}
+
+protocol CompactPeer: Comparable {
+    func writeCompact(into buffer: inout ByteBuffer)
+}
+
+extension V4Peer: CompactPeer {}
+extension V6Peer: CompactPeer {}
+
+/// One address family's peers of a swarm, in two parallel arrays kept sorted by peer: a binary search finds a
+/// peer, and a peer costs its key and a 4-byte stamp, with no hash table beside them.
+struct PeerTable<Peer: CompactPeer> {
+    private(set) var peers: [Peer] = []
+    /// Seconds (since the tracker started) the peer was last heard from; the top bit marks a seeder.
+    private(set) var stamps: [UInt32] = []
+    private(set) var seeders = 0
+
+    static var seederBit: UInt32 { 1 << 31 }
+
+    var count: Int { peers.count }
+
+    private func position(of peer: Peer) -> (index: Int, found: Bool) {
+        var low = 0
+        var high = peers.count
+        while low < high {
+            let middle = (low + high) / 2
+            if peers[middle] < peer { low = middle + 1 } else { high = middle }
+        }
+        return (low, low < peers.count && peers[low] == peer)
+    }
+
+    /// Records that `peer` announced; returns false when it is new and the table already holds `limit` peers.
+    mutating func update(_ peer: Peer, seeder: Bool, now: UInt32, limit: Int) -> Bool {
+        let stamp = now & ~Self.seederBit | (seeder ? Self.seederBit : 0)
+        let (index, found) = position(of: peer)
+        if found {
+            if stamps[index] & Self.seederBit != 0 { seeders -= 1 }
+            stamps[index] = stamp
+        } else {
+            guard peers.count < limit else { return false }
+            peers.insert(peer, at: index)
+            stamps.insert(stamp, at: index)
+        }
+        if seeder { seeders += 1 }
+        return true
+    }
+
+    mutating func remove(_ peer: Peer) {
+        let (index, found) = position(of: peer)
+        guard found else { return }
+        if stamps[index] & Self.seederBit != 0 { seeders -= 1 }
+        peers.remove(at: index)
+        stamps.remove(at: index)
+    }
+
+    /// Drops peers last heard from before `cutoff`; returns how many went.
+    mutating func expire(before cutoff: UInt32) -> Int {
+        var kept = 0
+        var seederCount = 0
+        for index in peers.indices where stamps[index] & ~Self.seederBit >= cutoff {
+            peers[kept] = peers[index]
+            stamps[kept] = stamps[index]
+            if stamps[kept] & Self.seederBit != 0 { seederCount += 1 }
+            kept += 1
+        }
+        let removed = peers.count - kept
+        if removed > 0 {
+            peers.removeLast(removed)
+            stamps.removeLast(removed)
+            seeders = seederCount
+            if peers.capacity > 4 * max(peers.count, 16) {
+                peers = Array(peers)
+                stamps = Array(stamps)
+            }
+        }
+        return removed
+    }
+
+    /// Writes up to `count` peers other than `requester` in compact form, from a random place onwards; a
+    /// seeder is sent no other seeders.
+    func write(_ count: Int, excluding requester: Peer?, seedersWanted: Bool, into buffer: inout ByteBuffer) -> Int {
+        guard count > 0, !peers.isEmpty else { return 0 }
+        var written = 0
+        let start = Int.random(in: 0..<peers.count)
+        var index = start
+        repeat {
+            if peers[index] != requester, seedersWanted || stamps[index] & Self.seederBit == 0 {
+                peers[index].writeCompact(into: &buffer)
+                written += 1
+            }
+            index = index + 1 == peers.count ? 0 : index + 1
+        } while written < count && index != start
+        return written
+    }
+}
+
+/// One torrent's swarm.
+struct Swarm {
+    var v4 = PeerTable<V4Peer>()
+    var v6 = PeerTable<V6Peer>()
+    /// Completed downloads seen (`completed` events).
+    var completed = 0
+
+    var count: Int { v4.count + v6.count }
+    var seeders: Int { v4.seeders + v6.seeders }
+    var leechers: Int { count - seeders }
+    var counts: ScrapeCounts { ScrapeCounts(seeders: seeders, leechers: leechers, completed: completed) }
+}
+
+/// A peer as the tracker keys it: the address it announced from and the port it announced.
+enum TrackedPeer: Hashable {
+    case v4(V4Peer)
+    case v6(V6Peer)
+
+    init(_ address: IPAddress, port: UInt16) {
+        switch address.unmapped {
+        case .v4(let ip): self = .v4(V4Peer(ip: ip, port: port))
+        case .v6(let ip): self = .v6(V6Peer(ip: ip, port: port))
+        }
+    }
+}
+
+/// Every swarm the tracker knows, within its limits.
+struct SwarmRegistry {
+    private(set) var swarms: [SHA1Hash: Swarm] = [:]
+    let maxSwarms: Int
+    let maxPeersPerSwarm: Int
+    /// Peers in all swarms.
+    private(set) var peerCount = 0
+
+    init(maxSwarms: Int, maxPeersPerSwarm: Int) {
+        self.maxSwarms = maxSwarms
+        self.maxPeersPerSwarm = maxPeersPerSwarm
+    }
+
+    /// Records an announce and writes up to `numWant` compact peers of the requester's family into `buffer`.
+    /// Returns the swarm's counts after the announce, and how many peers were written.
+    mutating func announce(_ infoHash: SHA1Hash, from peer: TrackedPeer, left: Int64, event: AnnounceEvent, now: UInt32,
+                           numWant: Int, into buffer: inout ByteBuffer) -> (seeders: Int, leechers: Int, written: Int) {
+        let seeder = left == 0
+        if swarms[infoHash] == nil, event == .stopped || swarms.count >= maxSwarms { return (0, 0, 0) }
+        let limit = maxPeersPerSwarm
+        var written = 0
+        var emptied = false
+        var result = (seeders: 0, leechers: 0, written: 0)
+        // Mutated in place: a copy of the swarm would copy its arrays.
+        peerCount += modify(&swarms[infoHash, default: Swarm()]) { swarm in
+            let before = swarm.count
+            if event == .completed { swarm.completed += 1 }
+            switch peer {
+            case .v4(let key):
+                if event == .stopped { swarm.v4.remove(key) } else { _ = swarm.v4.update(key, seeder: seeder, now: now, limit: limit - swarm.v6.count) }
+                if event != .stopped { written = swarm.v4.write(numWant, excluding: key, seedersWanted: !seeder, into: &buffer) }
+            case .v6(let key):
+                if event == .stopped { swarm.v6.remove(key) } else { _ = swarm.v6.update(key, seeder: seeder, now: now, limit: limit - swarm.v4.count) }
+                if event != .stopped { written = swarm.v6.write(numWant, excluding: key, seedersWanted: !seeder, into: &buffer) }
+            }
+            emptied = swarm.count == 0
+            result = (swarm.seeders, swarm.leechers, written)
+            return swarm.count - before
+        }
+        if emptied { swarms[infoHash] = nil }
+        return result
+    }
+
+    /// A swarm's counts; zeros for one the tracker does not know.
+    func counts(_ infoHash: SHA1Hash) -> ScrapeCounts {
+        swarms[infoHash]?.counts ?? ScrapeCounts(seeders: 0, leechers: 0, completed: 0)
+    }
+
+    /// Forgets peers not heard from since `cutoff`, and swarms left empty.
+    mutating func expire(before cutoff: UInt32) {
+        for key in Array(swarms.keys) {
+            let removed = modify(&swarms[key, default: Swarm()]) { $0.v4.expire(before: cutoff) + $0.v6.expire(before: cutoff) }
+            peerCount -= removed
+            if swarms[key]?.count == 0 { swarms[key] = nil }
+        }
+    }
+
+    /// Seeders and leechers in all swarms.
+    var totals: (seeders: Int, leechers: Int) {
+        let seeders = swarms.values.reduce(0) { $0 + $1.seeders }
+        return (seeders, peerCount - seeders)
+    }
+}
+
+/// Runs `body` on a value in place and returns its result (keeps dictionary values from being copied).
+private func modify<Value, Result>(_ value: inout Value, _ body: (inout Value) -> Result) -> Result { body(&value) }
