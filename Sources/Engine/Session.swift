@@ -4,6 +4,7 @@ import NIOPosix
 import PeerWire
 import Storage
 import Synchronization
+import Tracker
 
 /// What every torrent of a session shares: the settings, the peer id, the session-wide rate limits and
 /// the count of open connections.
@@ -11,6 +12,10 @@ final class SessionContext: Sendable {
     let peerID: PeerID
     let downloadLimit: RateLimiter
     let uploadLimit: RateLimiter
+    /// One UDP tracker client for every torrent: one socket per address family, connection ids shared.
+    let udpTrackers = UDPTrackerClient()
+    /// Sent with every announce, so trackers know this session when its address changes.
+    let trackerKey = UInt32.random(in: .min ... .max)
     private let state: Mutex<(settings: SessionSettings, listenPort: Int?)>
     private let connections = SlotCount()
 

@@ -43,9 +43,24 @@ public struct SessionSettings: Sendable, Hashable {
         }
     }
 
+    /// How to use trackers.
+    public struct Trackers: Sendable, Hashable {
+        /// Announce to the torrents' trackers at all. Default true.
+        public var enabled = true
+        /// Peers asked for in each announce. Default 200.
+        public var numWant = 200
+        /// How long an HTTP announce may take, and the first wait for a UDP answer (doubled for each of 4 sends).
+        /// Default 15 seconds.
+        public var timeout: Duration = .seconds(15)
+        /// Never announce more often than this, whatever a tracker asks. Default 30 seconds.
+        public var minimumInterval: Duration = .seconds(30)
+        public init() {}
+    }
+
     public var connections = Connections()
     public var rates = Rates()
     public var peers = Peers()
+    public var trackers = Trackers()
     /// Peers unchoked at once per torrent. Default 8.
     public var uploadSlots = 8
     /// Keep uploading once a torrent is complete. Default true.
@@ -72,6 +87,8 @@ public struct SessionSettings: Sendable, Hashable {
         try positive(rates.upload, "the upload rate")
         try positive(rates.downloadPerTorrent, "the per-torrent download rate")
         try positive(rates.uploadPerTorrent, "the per-torrent upload rate")
+        guard trackers.numWant >= 0 else { throw Invalid(description: "the number of peers to ask trackers for cannot be negative") }
+        guard trackers.timeout > .zero else { throw Invalid(description: "the tracker timeout must be positive") }
         guard uploadSlots >= 0 else { throw Invalid(description: "upload slots cannot be negative") }
         guard (0...65535).contains(listenPort) else { throw Invalid(description: "port \(listenPort) is not 0 to 65535") }
         return self

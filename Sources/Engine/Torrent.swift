@@ -29,6 +29,8 @@ public final class Torrent: Sendable {
     /// Each v2 file's tree from its piece layer up, built on the first hash request for it.
     let hashLayers = Mutex<[SHA256Hash: [[SHA256Hash]]]>([:])
     let core: Mutex<TorrentCore>
+    /// Each tracker's state, in tier order (written by the announcer, read for events and stats).
+    let trackerStatus = Mutex<[TrackerStatus]>([])
     /// Our handshake for this torrent.
     let handshake: Handshake
     /// The origin of the choker's clock.
@@ -58,7 +60,17 @@ public final class Torrent: Sendable {
     public var isComplete: Bool { core.withLock { $0.remaining == 0 } }
 
     /// The torrent's numbers now.
-    public var stats: TorrentStats { core.withLock { $0.stats() } }
+    public var stats: TorrentStats {
+        var stats = core.withLock { $0.stats() }
+        trackerStatus.withLock { list in
+            stats.trackers = list.count
+            stats.trackersWorking = list.count { $0.state == .working }
+        }
+        return stats
+    }
+
+    /// Each tracker's state now, in tier order.
+    public var trackers: [TrackerStatus] { trackerStatus.withLock { $0 } }
 
     /// Adds peers to connect to (from the user, and later trackers and the DHT).
     public func addPeers(_ peers: [(host: String, port: Int)]) {

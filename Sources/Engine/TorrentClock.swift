@@ -8,6 +8,8 @@ extension Torrent {
     /// every 30 seconds. Returns when ``stop()`` is called, the task is cancelled, or (as ``TorrentOptions``
     /// asks) the torrent completes or runs out of peers. Resume data is saved on the way out.
     public func run() async {
+        // Not a child of the group below: it must outlive the cancellation of the connections to say `stopped`.
+        let announcer = Task { await announceToTrackers() }
         await withTaskGroup(of: Void.self) { group in
             var tick = 0
             if isComplete { emit.yield(.finished) }
@@ -30,6 +32,7 @@ extension Torrent {
             stop()
             group.cancelAll()
         }
+        await announcer.value
         // Pieces still being hashed and written count before the last resume data.
         await finisher.wait(below: 0)
         emit.yield(.stats(stats))
@@ -77,8 +80,10 @@ extension Torrent {
     private func connect(_ candidate: Candidate) async {
         let name = peerName(host: candidate.host, port: candidate.port)
         core.withLock { $0.candidates[name]?.reached = false }
+        var ourselves = false
         do {
             let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)
+            ourselves = link.remote.peerID == context.peerID
             core.withLock { core in
                 core.halfOpen -= 1
                 core.candidates[name]?.reached = true
@@ -95,7 +100,7 @@ extension Torrent {
             candidate.connected = false
             // A peer that worked is tried again soon; one that fails, less and less often.
             candidate.failures = handshaken ? candidate.failures : candidate.failures + 1
-            if handshaken, core.remaining == 0 { candidate.failures = Self.maxFailures }
+            if handshaken, core.remaining == 0 || ourselves { candidate.failures = Self.maxFailures }
             candidate.nextTry = .now + .seconds(5 << min(candidate.failures, 6))
             core.candidates[name] = candidate
         }

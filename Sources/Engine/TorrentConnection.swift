@@ -8,6 +8,8 @@ extension Torrent {
     func serve(_ link: PeerLink, name: String) async {
         let ip = link.ip
         let maxPeers = context.settings.connections.maxPerTorrent
+        // Trackers list us among the peers: both ends of a connection to ourselves close without a word.
+        guard link.remote.peerID != context.peerID else { return }
         guard context.claimConnection() else { return }
         defer { context.releaseConnection() }
         guard let handle = core.withLock({ $0.register(name: name, ip: ip, sender: link.sender, maxPeers: maxPeers) }) else { return }

@@ -14,6 +14,8 @@ public enum TorrentEvent: Sendable, Hashable {
     case finished
     /// Sent once a second while the torrent runs.
     case stats(TorrentStats)
+    /// A tracker's state changed: an announce started, was answered or failed.
+    case tracker(TrackerStatus)
     /// Something went wrong that the user should know of (a disk error, unusable resume data).
     case error(String)
 }
@@ -38,6 +40,9 @@ public struct TorrentStats: Sendable, Hashable {
     /// BEP 52 hash requests answered with hashes, and refused.
     public var hashRequestsAnswered = 0
     public var hashRequestsRefused = 0
+    /// Trackers of the torrent, and those whose latest announce was answered.
+    public var trackers = 0
+    public var trackersWorking = 0
 
     public init() {}
 }
@@ -56,6 +61,8 @@ public struct TorrentOptions: Sendable {
     /// Stop when no peer is connected and every known peer has been tried (for a download with a fixed
     /// peer list).
     public var stopWhenPeersRunOut = false
+    /// Trackers to announce to besides the torrent's own, each a tier of its own.
+    public var extraTrackers: [String] = []
 
     public init() {}
 }

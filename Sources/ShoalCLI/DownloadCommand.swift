@@ -5,12 +5,13 @@ import Shoal
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Download a torrent (a file or an http(s) URL of one) from the peers given with --peer and those that connect in (trackers, DHT and magnet links come later).",
+        abstract: "Download a torrent (a file or an http(s) URL of one) from the peers its trackers name, those given with --peer, and those that connect in (DHT and magnet links come later).",
         discussion: """
-            Peers may also connect in on --port. With --seed it keeps uploading once complete, until interrupted.
+            Announces to every tracker of the torrent (BEP 12 tiers) and those given with --tracker. Peers may also \
+            connect in on --port. With --seed it keeps uploading once complete, until interrupted.
             Ctrl-C stops cleanly; running the same command again resumes. \
             Exit status: 0 when every selected file is downloaded and verified, 1 if peers ran out or it was \
-            interrupted first, 2 on unusable input.
+            interrupted first (peers run out only without trackers), 2 on unusable input.
             """
     )
 
@@ -44,13 +45,16 @@ struct DownloadCommand: AsyncParsableCommand {
         var options = TorrentOptions()
         options.sequential = sequential
         options.stopWhenComplete = !seed
-        options.stopWhenPeersRunOut = !seed
+        options.extraTrackers = try peerOptions.extraTrackers()
+        // With trackers, more peers may come at any announce: only the user ends the wait.
+        let announces = settings.trackers.enabled && !(torrent.trackers.isEmpty && options.extraTrackers.isEmpty)
+        options.stopWhenPeersRunOut = !seed && !announces
         options.resumeFile = resumeFile(for: torrent)
         if let files { options.filePriorities = try selectFiles(files, of: info) }
 
         let verified = try await startingPieces(torrent, storage, resumeFile: options.resumeFile)
         let runner = TorrentRunner(metainfo: torrent, storage: storage, settings: settings, options: options,
-                                   peers: try parsePeers(peerOptions.peers), listeningRequired: false,
+                                   peers: try parsePeers(peerOptions.peers), serveTracker: peerOptions.serveTracker, listeningRequired: false,
                                    finishedMessage: "download complete")
         let result = try await runner.run(verified: verified)
         // Empty files hold no piece, so nothing above creates them.

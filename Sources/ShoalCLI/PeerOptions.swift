@@ -33,6 +33,26 @@ struct PeerOptions: ParsableArguments {
     @Option(help: "A file of IP ranges: connect to and accept only these (same formats).")
     var allowList: String?
 
+    @Option(name: .customLong("tracker"), help: "A tracker to announce to besides the torrent's own (an http, https or udp URL); repeat for more.")
+    var trackers: [String] = []
+
+    @Flag(help: "Announce to no tracker, not even the torrent's own.")
+    var noTrackers = false
+
+    @Option(help: "Seconds an HTTP announce may take, and the first wait for a UDP tracker's answer (doubled for each of 4 sends).")
+    var trackerTimeout: Double = 15
+
+    @Option(help: "Also run a tracker in this process, HTTP and UDP on this port (0 picks one), as 'shoal tracker' does.")
+    var serveTracker: Int?
+
+    /// The trackers given with --tracker, checked; any that Shoal cannot talk to is bad input.
+    func extraTrackers() throws(ExitCode) -> [String] {
+        for url in trackers {
+            do { _ = try TrackerURL(url) } catch { throw Terminal.badInput("--tracker: \(error)") }
+        }
+        return trackers
+    }
+
     /// The session settings these options ask for; unusable values are bad input (exit 2).
     func settings(seeding: Bool) throws(ExitCode) -> SessionSettings {
         var settings = SessionSettings()
@@ -43,6 +63,9 @@ struct PeerOptions: ParsableArguments {
         settings.seeding = seeding
         settings.rates.download = try downRate.flatMap { rate throws(ExitCode) in try parseRate(rate, option: "--down-rate") }
         settings.rates.upload = try upRate.flatMap { rate throws(ExitCode) in try parseRate(rate, option: "--up-rate") }
+        guard trackerTimeout > 0, trackerTimeout <= 3600 else { throw Terminal.badInput("--tracker-timeout takes 0 to 3600 seconds") }
+        settings.trackers.enabled = !noTrackers
+        settings.trackers.timeout = .milliseconds(Int(trackerTimeout * 1000))
         if let blockList { settings.peers.blocked = try loadFilter(blockList, option: "--block-list") }
         if let allowList { settings.peers.allowedOnly = try loadFilter(allowList, option: "--allow-list") }
         do { return try settings.validated() } catch { throw Terminal.badInput("\(error)") }

@@ -6,7 +6,10 @@ struct SeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seed",
         abstract: "Verify a torrent's data, then upload it to peers that connect (and to those given with --peer).",
-        discussion: "Runs until interrupted (Ctrl-C or SIGTERM, exit 0). Prints 'listening on port N' once it accepts connections."
+        discussion: """
+            Announces to every tracker of the torrent and those given with --tracker. Runs until interrupted (Ctrl-C \
+            or SIGTERM, exit 0). Prints 'listening on port N' once it accepts connections.
+            """
     )
 
     @Argument(help: "The .torrent file.")
@@ -27,8 +30,10 @@ struct SeedCommand: AsyncParsableCommand {
         // Seeding uploads what is there and fetches nothing.
         var options = TorrentOptions()
         options.filePriorities = [PiecePriority](repeating: .skip, count: info.files.count)
+        options.extraTrackers = try peerOptions.extraTrackers()
         let runner = TorrentRunner(metainfo: torrent, storage: storage, settings: settings, options: options,
-                                   peers: try parsePeers(peerOptions.peers), listeningRequired: true, finishedMessage: nil)
+                                   peers: try parsePeers(peerOptions.peers), serveTracker: peerOptions.serveTracker, listeningRequired: true,
+                                   finishedMessage: nil)
         let stats = try await runner.run(verified: have).stats
         var summary = "uploaded \(formatBytes(stats.uploaded))"
         if stats.hashRequestsAnswered + stats.hashRequestsRefused > 0 {

@@ -18,6 +18,8 @@ struct TorrentRunner {
     let settings: SessionSettings
     let options: TorrentOptions
     let peers: [(host: String, port: Int)]
+    /// Run a tracker in this process on this port (HTTP and UDP).
+    let serveTracker: Int?
     /// Whether failing to bind the port ends the run (seeding) or only means no incoming peers (downloading).
     let listeningRequired: Bool
     /// What to say when every wanted piece is verified (nil: nothing).
@@ -37,6 +39,11 @@ struct TorrentRunner {
             throw Terminal.badInput("\(error)")
         }
         torrent.addPeers(peers)
+        let tracker = serveTracker.map { _ in TrackerServer() }
+        defer { tracker?.close() }
+        if let tracker, let serveTracker {
+            try await startTracker(tracker, host: nil, httpPort: serveTracker, udpPort: serveTracker)
+        }
         var listener: PeerListener?
         do {
             listener = try await session.listen(port: settings.listenPort)
@@ -125,6 +132,7 @@ struct Reporter {
                 line("piece \(piece) failed its hash check (from \(senders.joined(separator: ", "))); fetching it again")
             case .finished: if let finishedMessage { line(finishedMessage) }
             case .error(let message): line("error: \(message)")
+            case .tracker(let status): if let text = Self.describe(status) { line(text) }
             case .stats(let stats):
                 if live {
                     FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.summary(stats)).utf8))
@@ -138,12 +146,28 @@ struct Reporter {
         if lineShown { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
+    /// A tracker's news, when there is any worth a line: an answer, a warning or a failure.
+    static func describe(_ status: TrackerStatus) -> String? {
+        let next = status.nextAnnounceIn.map { "; next announce in \($0) s" } ?? ""
+        switch status.state {
+        case .waiting, .announcing: return nil
+        case .working:
+            var text = "tracker \(status.url): \(status.peers) peers"
+            if let seeders = status.seeders, let leechers = status.leechers { text += " (\(seeders) seeders, \(leechers) leechers)" }
+            if let warning = status.warning { text += "; warning: \(warning)" }
+            return text + next
+        case .failed:
+            return "tracker \(status.url) failed: \(status.lastError ?? "unknown error")" + next
+        }
+    }
+
     /// Percent, rates, peers and time left, in one line.
     static func summary(_ stats: TorrentStats) -> String {
         let done = stats.bytesWanted == 0 ? 100 : Double(stats.bytesWanted - stats.bytesLeft) * 100 / Double(stats.bytesWanted)
         var text = String(format: "%5.1f%%", done)
         text += "  down \(formatBytes(Int64(stats.downloadRate)))/s  up \(formatBytes(Int64(stats.uploadRate)))/s"
         text += "  peers \(stats.peers)"
+        if stats.trackers > 0 { text += "  trackers \(stats.trackersWorking)/\(stats.trackers)" }
         if stats.bytesLeft > 0 {
             if stats.downloadRate > 0 {
                 let seconds = Int(stats.bytesLeft / Int64(stats.downloadRate))

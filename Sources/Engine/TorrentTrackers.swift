@@ -1,0 +1,149 @@
+import Metainfo
+import Tracker
+
+/// One tracker of a torrent as the user sees it: where it is, how the last announce went, what it said.
+public struct TrackerStatus: Sendable, Hashable {
+    public enum State: Sendable, Hashable {
+        /// Not asked yet (another tracker of its tier may be answering).
+        case waiting
+        case announcing
+        /// The last announce was answered.
+        case working
+        /// The last announce failed; ``TrackerStatus/lastError`` says why.
+        case failed
+    }
+
+    public let url: String
+    /// Its tier (BEP 12), from 0.
+    public let tier: Int
+    public var state: State = .waiting
+    /// Why the latest failed announce failed, kept after later successes until the next failure replaces it.
+    public var lastError: String?
+    /// The warning of the latest answer, if it had one.
+    public var warning: String?
+    /// Peers in the latest answer.
+    public var peers = 0
+    public var seeders: Int?
+    public var leechers: Int?
+    /// Seconds until the next announce, when one is planned.
+    public var nextAnnounceIn: Int?
+
+    public init(url: String, tier: Int) {
+        self.url = url
+        self.tier = tier
+    }
+}
+
+extension Torrent {
+    /// Every tracker of the torrent and those the options add, as tiers (each added one a tier of its own).
+    var trackerTiers: TrackerTiers { TrackerTiers(metainfo.trackers + options.extraTrackers.map { [$0] }) }
+
+    /// Announces to every tier at once until the torrent stops: `started` first, `completed` when the download
+    /// finishes, a periodic announce at the interval the tracker asks (never below the session's minimum), and
+    /// `stopped` on the way out. Within a tier, BEP 12: the first tracker that answers is used and moves to the
+    /// front; failing trackers are retried after a back-off. Peers the trackers name become candidates.
+    func announceToTrackers() async {
+        let tiers = trackerTiers
+        guard context.settings.trackers.enabled, !tiers.tiers.isEmpty else { return }
+        trackerStatus.withLock { status in
+            status = tiers.tiers.enumerated().flatMap { tier, urls in urls.map { TrackerStatus(url: $0, tier: tier) } }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for tier in tiers.tiers.indices {
+                group.addTask { await self.runTier(tier, of: tiers) }
+            }
+        }
+    }
+
+    /// One tier's announces, until the torrent stops. Each tier's task keeps its own copy of the tiers and
+    /// promotes only within its tier.
+    private func runTier(_ tier: Int, of tiers: TrackerTiers) async {
+        var order = tiers
+        let startedIncomplete = !isComplete
+        var event = AnnounceEvent.started
+        var sentCompleted = false
+        var lastWorking: String?
+        var failures = 0
+        var next = ContinuousClock.now
+        while !core.withLock({ $0.stopped }) {
+            if startedIncomplete, !sentCompleted, lastWorking != nil, isComplete {
+                event = .completed
+                next = .now
+            }
+            if next <= .now {
+                var answered = false
+                for url in order.tiers[tier] where !core.withLock({ $0.stopped }) {
+                    updateTracker(url) { $0.state = .announcing; $0.nextAnnounceIn = nil }
+                    let request = announceRequest(event: event)
+                    do {
+                        let response = try await announce(url, request)
+                        let settings = context.settings.trackers
+                        let interval = max(response.interval, response.minInterval ?? 0, Int(settings.minimumInterval.components.seconds))
+                        next = .now + .seconds(interval)
+                        addPeers(response.peers.map { (host: $0.ip.description, port: Int($0.port)) })
+                        updateTracker(url) { status in
+                            status.state = .working
+                            status.warning = response.warning
+                            status.peers = response.peers.count
+                            status.seeders = response.seeders
+                            status.leechers = response.leechers
+                            status.nextAnnounceIn = interval
+                        }
+                        if event == .completed { sentCompleted = true }
+                        event = .none
+                        lastWorking = url
+                        order.promote(url, inTier: tier)
+                        failures = 0
+                        answered = true
+                        break
+                    } catch {
+                        updateTracker(url) { $0.state = .failed; $0.lastError = "\(error)" }
+                    }
+                }
+                if !answered {
+                    failures += 1
+                    let delay = min(60 << min(failures - 1, 5), 1800)
+                    next = .now + .seconds(delay)
+                    for url in order.tiers[tier] { updateTracker(url, announcing: false) { $0.nextAnnounceIn = delay } }
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        if let lastWorking {
+            // A short, single try: stopping should not wait on a tracker that went away.
+            _ = try? await announce(lastWorking, announceRequest(event: .stopped), timeout: min(context.settings.trackers.timeout, .seconds(5)),
+                                    attempts: 1)
+        }
+    }
+
+    private func announceRequest(event: AnnounceEvent) -> AnnounceRequest {
+        let stats = stats
+        return AnnounceRequest(infoHash: handshake.infoHash, peerID: context.peerID.bytes, port: UInt16(context.listenPort ?? 0),
+                               uploaded: stats.uploaded, downloaded: stats.downloaded, left: stats.bytesLeft, event: event,
+                               numWant: event == .stopped ? 0 : context.settings.trackers.numWant, key: context.trackerKey)
+    }
+
+    private func announce(_ url: String, _ request: AnnounceRequest, timeout: Duration? = nil,
+                          attempts: Int? = nil) async throws(TrackerError) -> AnnounceResponse {
+        let settings = context.settings.trackers
+        switch try TrackerURL(url).scheme {
+        case .http, .https:
+            return try await HTTPTrackerClient(timeout: timeout ?? settings.timeout).announce(url, request)
+        case .udp:
+            var configuration = UDPTrackerClient.Configuration()
+            configuration.retransmitBase = timeout ?? settings.timeout
+            configuration.attempts = attempts ?? configuration.attempts
+            return try await context.udpTrackers.announce(url, request, configuration: configuration)
+        }
+    }
+
+    /// Changes a tracker's status and, unless `announcing` is false, tells the user.
+    private func updateTracker(_ url: String, announcing: Bool = true, _ change: (inout TrackerStatus) -> Void) {
+        let updated = trackerStatus.withLock { list -> TrackerStatus? in
+            guard let index = list.firstIndex(where: { $0.url == url }) else { return nil }
+            change(&list[index])
+            return list[index]
+        }
+        if announcing, let updated { emit.yield(.tracker(updated)) }
+    }
+}
