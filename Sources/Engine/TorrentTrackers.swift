@@ -48,16 +48,28 @@ extension Torrent {
         trackerStatus.withLock { status in
             status = tiers.tiers.enumerated().flatMap { tier, urls in urls.map { TrackerStatus(url: $0, tier: tier) } }
         }
-        await withTaskGroup(of: Void.self) { group in
+        // Each tier's task ends, cancelled, when the torrent stops (an announce under way is abandoned) and says
+        // which of its trackers last answered; those are told `stopped`.
+        let lastWorking = await withTaskGroup(of: String?.self) { group in
             for tier in tiers.tiers.indices {
                 group.addTask { await self.runTier(tier, of: tiers) }
+            }
+            while !core.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(250)) }
+            group.cancelAll()
+            return await group.reduce(into: [String]()) { if let url = $1 { $0.append(url) } }
+        }
+        // A short, single try each: stopping should not wait on a tracker that went away.
+        let timeout = min(context.settings.trackers.timeout, .seconds(5))
+        await withTaskGroup(of: Void.self) { group in
+            for url in lastWorking {
+                group.addTask { _ = try? await self.announce(url, self.announceRequest(event: .stopped), timeout: timeout, attempts: 1) }
             }
         }
     }
 
-    /// One tier's announces, until the torrent stops. Each tier's task keeps its own copy of the tiers and
-    /// promotes only within its tier.
-    private func runTier(_ tier: Int, of tiers: TrackerTiers) async {
+    /// One tier's announces, until cancelled; returns the tracker that answered last, if any. Each tier's task
+    /// keeps its own copy of the tiers and promotes only within its tier.
+    private func runTier(_ tier: Int, of tiers: TrackerTiers) async -> String? {
         var order = tiers
         let startedIncomplete = !isComplete
         var event = AnnounceEvent.started
@@ -65,14 +77,14 @@ extension Torrent {
         var lastWorking: String?
         var failures = 0
         var next = ContinuousClock.now
-        while !core.withLock({ $0.stopped }) {
+        while !Task.isCancelled {
             if startedIncomplete, !sentCompleted, lastWorking != nil, isComplete {
                 event = .completed
                 next = .now
             }
             if next <= .now {
                 var answered = false
-                for url in order.tiers[tier] where !core.withLock({ $0.stopped }) {
+                for url in order.tiers[tier] where !Task.isCancelled {
                     updateTracker(url) { $0.state = .announcing; $0.nextAnnounceIn = nil }
                     let request = announceRequest(event: event)
                     do {
@@ -96,6 +108,8 @@ extension Torrent {
                         failures = 0
                         answered = true
                         break
+                    } catch .cancelled {
+                        updateTracker(url, announcing: false) { $0.state = .waiting }
                     } catch {
                         updateTracker(url) { $0.state = .failed; $0.lastError = "\(error)" }
                     }
@@ -109,11 +123,7 @@ extension Torrent {
             }
             try? await Task.sleep(for: .seconds(1))
         }
-        if let lastWorking {
-            // A short, single try: stopping should not wait on a tracker that went away.
-            _ = try? await announce(lastWorking, announceRequest(event: .stopped), timeout: min(context.settings.trackers.timeout, .seconds(5)),
-                                    attempts: 1)
-        }
+        return lastWorking
     }
 
     private func announceRequest(event: AnnounceEvent) -> AnnounceRequest {

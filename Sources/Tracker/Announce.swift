@@ -121,6 +121,8 @@ public enum TrackerError: Error, Sendable, Hashable, CustomStringConvertible {
     case transport(String)
     /// The URL is not a tracker we can talk to.
     case unsupported(String)
+    /// The task asking was cancelled.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -130,6 +132,7 @@ public enum TrackerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .httpStatus(let code): "HTTP status \(code)"
         case .transport(let what): what
         case .unsupported(let what): what
+        case .cancelled: "cancelled"
         }
     }
 }

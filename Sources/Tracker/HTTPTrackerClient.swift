@@ -41,8 +41,14 @@ public struct HTTPTrackerClient: Sendable {
             + timeout.components.attoseconds / 1_000_000_000)
         let response: HTTPClient.Response
         do {
+            guard !Task.isCancelled else { throw TrackerError.cancelled }
+            let task = client.execute(request: request, delegate: delegate, deadline: deadline)
             // The future's outcome, not `get()`: see `outcome()`.
-            response = try await client.execute(request: request, delegate: delegate, deadline: deadline).futureResult.outcome()
+            response = try await withTaskCancellationHandler { try await task.futureResult.outcome() } onCancel: { task.cancel() }
+        } catch let error as TrackerError {
+            throw error
+        } catch let error as HTTPClientError where error == .cancelled {
+            throw .cancelled
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw .timedOut
         } catch let error as HTTPClientError where error == .redirectCycleDetected || error == .redirectLimitReached {

@@ -122,16 +122,23 @@ public final class UDPTrackerClient: Sendable {
             attempt += 1
             let transaction = UInt32.random(in: .min ... .max)
             let envelope = AddressedEnvelope(remoteAddress: address, data: packet(transaction))
-            let answer: ByteBuffer? = await withCheckedContinuation { continuation in
-                let registered = state.withLock { state in
-                    guard !state.closed, state.pending[transaction] == nil else { return false }
-                    state.pending[transaction] = Pending(from: address, continuation: continuation)
-                    return true
+            let answer: ByteBuffer? = await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let registered = state.withLock { state in
+                        guard !state.closed, state.pending[transaction] == nil else { return false }
+                        state.pending[transaction] = Pending(from: address, continuation: continuation)
+                        return true
+                    }
+                    guard registered else { return continuation.resume(returning: nil) }
+                    // A cancellation that came before the request was registered found nothing to end.
+                    if Task.isCancelled { return complete(transaction, with: nil) }
+                    channel.writeAndFlush(envelope, promise: nil)
+                    channel.eventLoop.scheduleTask(in: wait) { [weak self] in self?.complete(transaction, with: nil) }
                 }
-                guard registered else { return continuation.resume(returning: nil) }
-                channel.writeAndFlush(envelope, promise: nil)
-                channel.eventLoop.scheduleTask(in: wait) { [weak self] in self?.complete(transaction, with: nil) }
+            } onCancel: {
+                complete(transaction, with: nil)
             }
+            if Task.isCancelled { throw .cancelled }
             if let answer { return try UDPTrackerCodec.parseReply(answer, peerWidth: peerWidth) }
             if state.withLock({ $0.closed }) { break }
         }
