@@ -68,6 +68,7 @@ let package = Package(
             "Tracker",
             "NIOSupport",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "TrackerServerTests", dependencies: [
             "TrackerServer",
@@ -97,6 +98,8 @@ if ProcessInfo.processInfo.environment["SHOAL_FUZZ"] != nil {
         .executableTarget(name: "FuzzMagnet", dependencies: ["Metainfo"], path: "Fuzz/FuzzMagnet",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FuzzPeerWire", dependencies: ["PeerWire"], path: "Fuzz/FuzzPeerWire",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzTracker", dependencies: ["Tracker", "TrackerServer"], path: "Fuzz/FuzzTracker",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 }

@@ -160,4 +160,20 @@ private func announced(_ transaction: UInt32) -> ByteBuffer {
         await #expect(throws: TrackerError.failure("unregistered torrent")) { try await client.scrape(tracker.url, infoHashes: [request.infoHash]) }
         #expect(tracker.requests.filter { if case .connect = $0 { true } else { false } }.count == 2)
     }
+
+    @Test("A cancelled announce ends at once, as cancelled, without waiting out its resends")
+    func cancellation() async throws {
+        let tracker = try await ScriptedTracker { _, _ in [] }
+        defer { tracker.close() }
+        var configuration = UDPTrackerClient.Configuration()
+        configuration.retransmitBase = .seconds(15)
+        let client = UDPTrackerClient(configuration: configuration)
+        defer { client.close() }
+        let task = Task { [request] in try await client.announce(tracker.url, request) }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        task.cancel()
+        await #expect(throws: TrackerError.cancelled) { try await task.value }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
 }
