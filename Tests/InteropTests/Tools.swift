@@ -88,9 +88,9 @@ enum Tools {
     }
 
     /// Runs shoal and returns its result.
-    static func runShoal(_ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
+    static func runShoal(_ arguments: [String], in folder: URL? = nil, timeout: TimeInterval = 300) throws -> ProcessResult {
         try #require(FileManager.default.isExecutableFile(atPath: shoal), "shoal binary missing at \(shoal): build the package first")
-        return try runTool(shoal, arguments, in: folder, environment: shoalEnvironment)
+        return try runTool(shoal, arguments, in: folder, timeout: timeout, environment: shoalEnvironment)
     }
 
     /// Runs lt_tool.py and decodes its JSON output.
