@@ -11,11 +11,31 @@ public protocol FixedSizeDigest: Sendable, Hashable, Comparable, CustomStringCon
 
 extension FixedSizeDigest {
     /// A digest from exactly ``byteCount`` bytes, or nil for any other length.
+    @inlinable
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == Self.byteCount else { return nil }
         var storage = SIMD32<UInt8>()
-        for (i, byte) in bytes.enumerated() { storage[i] = byte }
+        var lane = 0
+        for byte in bytes {
+            storage[lane] = byte
+            lane += 1
+        }
         self.init(storage: storage)
+    }
+
+    /// A digest from the first ``byteCount`` bytes of raw memory (a packet, a file), or nil when there are fewer.
+    @inlinable
+    public init?(prefixOf raw: UnsafeRawBufferPointer) {
+        guard raw.count >= Self.byteCount else { return nil }
+        var storage = SIMD32<UInt8>()
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(Self.byteCount))) }
+        self.init(storage: storage)
+    }
+
+    /// Hashes the 32 bytes of storage at once (SIMD's own hashing feeds each lane separately, 32 calls).
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        withUnsafeBytes(of: storage) { hasher.combine(bytes: $0) }
     }
 
     /// A digest from lowercase or uppercase hex of exactly 2 × ``byteCount`` digits.

@@ -150,7 +150,7 @@ public enum UDPTrackerCodec {
             return .connect(transaction: transaction)
         case .announce:
             guard packet.readableBytes >= 98,
-                  let infoHash = packet.withUnsafeReadableBytes({ SHA1Hash(bytes: $0[16..<36]) }),
+                  let infoHash = packet.withUnsafeReadableBytes({ SHA1Hash(prefixOf: UnsafeRawBufferPointer(rebasing: $0[16...])) }),
                   let left = packet.getInteger(at: start + 64, as: Int64.self),
                   let rawEvent = packet.getInteger(at: start + 80, as: Int32.self),
                   let numWant = packet.getInteger(at: start + 92, as: Int32.self),
@@ -161,7 +161,7 @@ public enum UDPTrackerCodec {
         case .scrape:
             let count = min((packet.readableBytes - 16) / 20, maxScrapeHashes)
             let hashes = packet.withUnsafeReadableBytes { bytes in
-                (0..<count).compactMap { SHA1Hash(bytes: bytes[(16 + $0 * 20)..<(36 + $0 * 20)]) }
+                (0..<count).compactMap { SHA1Hash(prefixOf: UnsafeRawBufferPointer(rebasing: bytes[(16 + $0 * 20)...])) }
             }
             return .scrape(connectionID: connectionID, transaction: transaction, hashes)
         case .error:

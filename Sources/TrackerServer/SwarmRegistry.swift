@@ -8,9 +8,10 @@ struct V4Peer: Hashable, Comparable {
     let packed: UInt64
     init(ip: UInt32, port: UInt16) { packed = UInt64(ip) << 16 | UInt64(port) }
     static func < (lhs: V4Peer, rhs: V4Peer) -> Bool { lhs.packed < rhs.packed }
-    func writeCompact(into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt32(truncatingIfNeeded: packed >> 16))
-        buffer.writeInteger(UInt16(truncatingIfNeeded: packed))
+    static var compactWidth: Int { 6 }
+    func storeCompact(to memory: UnsafeMutableRawBufferPointer, at offset: Int) {
+        memory.storeBytes(of: UInt32(truncatingIfNeeded: packed >> 16).bigEndian, toByteOffset: offset, as: UInt32.self)
+        memory.storeBytes(of: UInt16(truncatingIfNeeded: packed).bigEndian, toByteOffset: offset + 4, as: UInt16.self)
     }
 }
 
@@ -19,15 +20,19 @@ struct V6Peer: Hashable, Comparable {
     let ip: UInt128
     let port: UInt16
     static func < (lhs: V6Peer, rhs: V6Peer) -> Bool { (lhs.ip, lhs.port) < (rhs.ip, rhs.port) }
-    func writeCompact(into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt64(truncatingIfNeeded: ip >> 64))
-        buffer.writeInteger(UInt64(truncatingIfNeeded: ip))
-        buffer.writeInteger(port)
+    static var compactWidth: Int { 18 }
+    func storeCompact(to memory: UnsafeMutableRawBufferPointer, at offset: Int) {
+        memory.storeBytes(of: UInt64(truncatingIfNeeded: ip >> 64).bigEndian, toByteOffset: offset, as: UInt64.self)
+        memory.storeBytes(of: UInt64(truncatingIfNeeded: ip).bigEndian, toByteOffset: offset + 8, as: UInt64.self)
+        memory.storeBytes(of: port.bigEndian, toByteOffset: offset + 16, as: UInt16.self)
     }
 }
 
 protocol CompactPeer: Comparable {
-    func writeCompact(into buffer: inout ByteBuffer)
+    /// Bytes of the compact form (BEP 23, BEP 7).
+    static var compactWidth: Int { get }
+    /// Stores the compact form at `offset`, which has room for it.
+    func storeCompact(to memory: UnsafeMutableRawBufferPointer, at offset: Int)
 }
 
 extension V4Peer: CompactPeer {}
@@ -104,19 +109,29 @@ struct PeerTable<Peer: CompactPeer> {
 
     /// Writes up to `count` peers other than `requester` in compact form, from a random place onwards; a
     /// seeder is sent no other seeders.
-    func write(_ count: Int, excluding requester: Peer?, seedersWanted: Bool, into buffer: inout ByteBuffer) -> Int {
+    func write(_ count: Int, excluding requester: Peer?, seedersWanted: Bool, random: inout SplitMix64,
+               into buffer: inout ByteBuffer) -> Int {
         guard count > 0, !peers.isEmpty else { return 0 }
-        var written = 0
-        let start = Int.random(in: 0..<peers.count)
-        var index = start
-        repeat {
-            if peers[index] != requester, seedersWanted || stamps[index] & Self.seederBit == 0 {
-                peers[index].writeCompact(into: &buffer)
-                written += 1
+        let start = Int(random.next() % UInt64(peers.count))
+        let width = Peer.compactWidth
+        // One reservation and raw stores: ByteBuffer's per-integer writes cost more than the peers themselves.
+        return peers.withUnsafeBufferPointer { peers in
+            stamps.withUnsafeBufferPointer { stamps in
+                var written = 0
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count * width) { memory in
+                    var index = start
+                    repeat {
+                        if peers[index] != requester, seedersWanted || stamps[index] & Self.seederBit == 0 {
+                            peers[index].storeCompact(to: memory, at: written * width)
+                            written += 1
+                        }
+                        index = index + 1 == peers.count ? 0 : index + 1
+                    } while written < count && index != start
+                    return written * width
+                }
+                return written
             }
-            index = index + 1 == peers.count ? 0 : index + 1
-        } while written < count && index != start
-        return written
+        }
     }
 }
 
@@ -153,6 +168,8 @@ struct SwarmRegistry {
     let maxPeersPerSwarm: Int
     /// Peers in all swarms.
     private(set) var peerCount = 0
+    /// Where replies start in a swarm's peers.
+    private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
 
     init(maxSwarms: Int, maxPeersPerSwarm: Int) {
         self.maxSwarms = maxSwarms
@@ -176,10 +193,10 @@ struct SwarmRegistry {
             switch peer {
             case .v4(let key):
                 if event == .stopped { swarm.v4.remove(key) } else { _ = swarm.v4.update(key, seeder: seeder, now: now, limit: limit - swarm.v6.count) }
-                if event != .stopped { written = swarm.v4.write(numWant, excluding: key, seedersWanted: !seeder, into: &buffer) }
+                if event != .stopped { written = swarm.v4.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
             case .v6(let key):
                 if event == .stopped { swarm.v6.remove(key) } else { _ = swarm.v6.update(key, seeder: seeder, now: now, limit: limit - swarm.v4.count) }
-                if event != .stopped { written = swarm.v6.write(numWant, excluding: key, seedersWanted: !seeder, into: &buffer) }
+                if event != .stopped { written = swarm.v6.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
             }
             emptied = swarm.count == 0
             result = (swarm.seeders, swarm.leechers, written)
@@ -207,6 +224,20 @@ struct SwarmRegistry {
     var totals: (seeders: Int, leechers: Int) {
         let seeders = swarms.values.reduce(0) { $0 + $1.seeders }
         return (seeders, peerCount - seeders)
+    }
+}
+
+/// SplitMix64: a fast generator for choosing where a reply starts. `SystemRandomNumberGenerator` costs a
+/// getrandom system call per number, which showed in the UDP announce path; nothing here needs secrecy.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -20,7 +20,7 @@ final class UDPTrackerHandler: ChannelInboundHandler {
             server.counters.dropped.add(1, ordering: .relaxed)
             return
         }
-        var reply = context.channel.allocator.buffer(capacity: 20 + 18 * server.configuration.maxNumWant)
+        var reply = context.channel.allocator.buffer(capacity: 0)
         switch request {
         case .connect(let transaction):
             server.counters.udpConnects.add(1, ordering: .relaxed)
@@ -37,6 +37,8 @@ final class UDPTrackerHandler: ChannelInboundHandler {
             }
             server.counters.udpAnnounces.add(1, ordering: .relaxed)
             let numWant = server.peersToSend(numWant: announce.numWant < 0 ? nil : Int(announce.numWant))
+            let width = if case .v6 = ip { 18 } else { 6 }
+            reply.reserveCapacity(20 + width * numWant)
             let headAt = reply.writerIndex
             reply.moveWriterIndex(forwardBy: 20)
             let now = server.now
