@@ -50,31 +50,48 @@ extension Torrent {
         }
         // Each tier's task ends, cancelled, when the torrent stops (an announce under way is abandoned) and says
         // which of its trackers last answered; those are told `stopped`.
-        let lastWorking = await withTaskGroup(of: String?.self) { group in
+        let ends = await withTaskGroup(of: TierEnd?.self) { group in
             for tier in tiers.tiers.indices {
                 group.addTask { await self.runTier(tier, of: tiers) }
             }
             while !core.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(250)) }
             group.cancelAll()
-            return await group.reduce(into: [String]()) { if let url = $1 { $0.append(url) } }
+            return await group.reduce(into: [TierEnd]()) { if let end = $1 { $0.append(end) } }
         }
-        // A short, single try each: stopping should not wait on a tracker that went away.
+        // A short, single try each: stopping should not wait on a tracker that went away. A download that
+        // finished just before the stop (so its tier had no time to say so) says `completed` first, so the
+        // tracker counts it.
         let timeout = min(context.settings.trackers.timeout, .seconds(5))
         await withTaskGroup(of: Void.self) { group in
-            for url in lastWorking {
-                group.addTask { _ = try? await self.announce(url, self.announceRequest(event: .stopped), timeout: timeout, attempts: 1) }
+            for end in ends {
+                group.addTask {
+                    for event in (end.owesCompleted ? [.completed] : []) + [AnnounceEvent.stopped] {
+                        _ = try? await self.announce(end.url, self.announceRequest(event: event, trackerID: end.trackerID), timeout: timeout,
+                                                     attempts: 1)
+                    }
+                }
             }
         }
     }
 
-    /// One tier's announces, until cancelled; returns the tracker that answered last, if any. Each tier's task
-    /// keeps its own copy of the tiers and promotes only within its tier.
-    private func runTier(_ tier: Int, of tiers: TrackerTiers) async -> String? {
+    /// How a tier ended: the tracker that answered last, what it asked to be sent back, and whether it has yet
+    /// to hear that the download completed.
+    private struct TierEnd: Sendable {
+        let url: String
+        let trackerID: [UInt8]?
+        let owesCompleted: Bool
+    }
+
+    /// One tier's announces, until cancelled. Each tier's task keeps its own copy of the tiers and promotes only
+    /// within its tier.
+    private func runTier(_ tier: Int, of tiers: TrackerTiers) async -> TierEnd? {
         var order = tiers
         let startedIncomplete = !isComplete
         var event = AnnounceEvent.started
         var sentCompleted = false
         var lastWorking: String?
+        /// The `tracker id` each tracker gave, sent back to it (BEP 3).
+        var trackerIDs: [String: [UInt8]] = [:]
         var failures = 0
         var next = ContinuousClock.now
         while !Task.isCancelled {
@@ -86,7 +103,7 @@ extension Torrent {
                 var answered = false
                 for url in order.tiers[tier] where !Task.isCancelled {
                     updateTracker(url) { $0.state = .announcing; $0.nextAnnounceIn = nil }
-                    let request = announceRequest(event: event)
+                    let request = announceRequest(event: event, trackerID: trackerIDs[url])
                     do {
                         let response = try await announce(url, request)
                         let settings = context.settings.trackers
@@ -101,6 +118,7 @@ extension Torrent {
                             status.leechers = response.leechers
                             status.nextAnnounceIn = interval
                         }
+                        if let id = response.trackerID { trackerIDs[url] = id }
                         if event == .completed { sentCompleted = true }
                         event = .none
                         lastWorking = url
@@ -123,14 +141,16 @@ extension Torrent {
             }
             try? await Task.sleep(for: .seconds(1))
         }
-        return lastWorking
+        guard let lastWorking else { return nil }
+        return TierEnd(url: lastWorking, trackerID: trackerIDs[lastWorking], owesCompleted: startedIncomplete && !sentCompleted && isComplete)
     }
 
-    private func announceRequest(event: AnnounceEvent) -> AnnounceRequest {
+    private func announceRequest(event: AnnounceEvent, trackerID: [UInt8]?) -> AnnounceRequest {
         let stats = stats
         return AnnounceRequest(infoHash: handshake.infoHash, peerID: context.peerID.bytes, port: UInt16(context.listenPort ?? 0),
                                uploaded: stats.uploaded, downloaded: stats.downloaded, left: stats.bytesLeft, event: event,
-                               numWant: event == .stopped ? 0 : context.settings.trackers.numWant, key: context.trackerKey)
+                               numWant: event == .stopped ? 0 : context.settings.trackers.numWant, key: context.trackerKey,
+                               trackerID: trackerID)
     }
 
     private func announce(_ url: String, _ request: AnnounceRequest, timeout: Duration? = nil,

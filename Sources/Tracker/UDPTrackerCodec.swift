@@ -134,10 +134,12 @@ public enum UDPTrackerCodec {
         case connect(transaction: UInt32)
         case announce(connectionID: UInt64, transaction: UInt32, IncomingAnnounce)
         case scrape(connectionID: UInt64, transaction: UInt32, [SHA1Hash])
+        /// An announce too short to read: a tracker answers with an error packet no longer than it.
+        case malformed(transaction: UInt32, reason: String)
     }
 
-    /// Reads a request; nil for anything that is not one (too short, unknown action, wrong magic), which a tracker
-    /// drops without a word.
+    /// Reads a request; nil for anything that is not one (shorter than a header, unknown action, a connect
+    /// without the magic number), which a tracker drops without a word.
     public static func parseRequest(_ packet: ByteBuffer) -> Request? {
         let start = packet.readerIndex
         guard let connectionID = packet.getInteger(at: start, as: UInt64.self),
@@ -149,8 +151,8 @@ public enum UDPTrackerCodec {
             guard connectionID == protocolID else { return nil }
             return .connect(transaction: transaction)
         case .announce:
-            guard packet.readableBytes >= 98,
-                  let infoHash = packet.withUnsafeReadableBytes({ SHA1Hash(prefixOf: UnsafeRawBufferPointer(rebasing: $0[16...])) }),
+            guard packet.readableBytes >= 98 else { return .malformed(transaction: transaction, reason: "malformed announce") }
+            guard let infoHash = packet.withUnsafeReadableBytes({ SHA1Hash(prefixOf: UnsafeRawBufferPointer(rebasing: $0[16...])) }),
                   let left = packet.getInteger(at: start + 64, as: Int64.self),
                   let rawEvent = packet.getInteger(at: start + 80, as: Int32.self),
                   let numWant = packet.getInteger(at: start + 92, as: Int32.self),

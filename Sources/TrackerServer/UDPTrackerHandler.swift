@@ -52,6 +52,8 @@ final class UDPTrackerHandler: ChannelInboundHandler {
                                                    leechers: UInt32(clamping: counts.leechers), seeders: UInt32(clamping: counts.seeders),
                                                    into: &reply)
             reply.moveWriterIndex(to: end)
+        case .malformed(let transaction, let reason):
+            return refuse(transaction, reason, requestLength: envelope.data.readableBytes, to: sender, context)
         case .scrape(let connectionID, let transaction, let hashes):
             guard server.acceptsConnectionID(connectionID, from: sender) else {
                 return refuse(transaction, "connection id expired; connect again", requestLength: envelope.data.readableBytes, to: sender, context)

@@ -109,8 +109,9 @@ struct TrackerInteropTests {
         return seeder
     }
 
-    @Test("Shoal finds a libtorrent seeder through opentracker and downloads from it", arguments: Kind.allCases)
-    func shoalThroughOpentracker(kind: Kind) throws {
+    @Test("Shoal finds a libtorrent seeder through opentracker and downloads from it; Shoal's scrape counts what opentracker saw",
+          arguments: Kind.allCases)
+    func shoalThroughOpentracker(kind: Kind) async throws {
         let folder = try TemporaryFolder()
         let port = try Self.freePort()
         let (payload, torrent, infoHash) = try Self.makeTorrent(in: folder, trackers: [[Self.url(kind, port: port)]])
@@ -125,6 +126,18 @@ struct TrackerInteropTests {
         #expect(result.stderr.contains("tracker \(Self.url(kind, port: port)): 2 peers (1 seeders, 1 leechers)"), "\(result.stderr)")
         #expect(result.stderr.contains("(LT 2.0"), "the peer is libtorrent: \(result.stderr)")
         #expect(try DownloadInteropTests.sameTree(payload, output.appendingPathComponent("payload")))
+
+        // The libtorrent seeder is left; Shoal said `completed` (so opentracker counts the download) and `stopped`.
+        let hash = try #require(SHA1Hash(hex: infoHash))
+        let counts: ScrapeCounts?
+        switch kind {
+        case .http: counts = try await HTTPTrackerClient().scrape(Self.url(kind, port: port), infoHash: hash)
+        case .udp:
+            let client = UDPTrackerClient()
+            defer { client.close() }
+            counts = try await client.scrape(Self.url(kind, port: port), infoHashes: [hash]).first
+        }
+        #expect(counts == ScrapeCounts(seeders: 1, leechers: 0, completed: 1))
     }
 
     @Test("libtorrent peers meet through shoal tracker and download from each other; scrapes count the swarm",

@@ -96,7 +96,17 @@ import Tracker
         #expect(reply.readableBytes <= 16)
         #expect(reply.getInteger(at: 0, as: UInt32.self) == 3)
         #expect(reply.getInteger(at: 4, as: UInt32.self) == 77)
-        #expect(server.statistics.dropped == 4 && server.statistics.refused == 1)
+        // A truncated announce (40 of 98 bytes) is told so, in no more than 40 bytes.
+        var short = ByteBuffer()
+        short.writeInteger(UInt64(1))
+        short.writeInteger(UInt32(1))
+        short.writeInteger(UInt32(78))
+        short.writeBytes([UInt8](repeating: 0, count: 24))
+        probe.send(short, to: target)
+        let error = try #require(await probe.receive())
+        #expect(error.readableBytes <= 40 && error.getInteger(at: 4, as: UInt32.self) == 78)
+        #expect(String(decoding: error.readableBytesView.dropFirst(8), as: UTF8.self) == "malformed announce")
+        #expect(server.statistics.dropped == 4 && server.statistics.refused == 2)
         // Still serving.
         let client = udpClient()
         defer { client.close() }

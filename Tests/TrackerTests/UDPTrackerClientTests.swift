@@ -79,7 +79,7 @@ private func announced(_ transaction: UInt32) -> ByteBuffer {
             switch request {
             case .connect(let transaction): [connected(transaction)]
             case .announce(let id, let transaction, _): id == 0xC0FFEE ? [announced(transaction)] : []
-            case .scrape: []
+            case .scrape, .malformed: []
             }
         }
         defer { tracker.close() }
@@ -102,7 +102,7 @@ private func announced(_ transaction: UInt32) -> ByteBuffer {
             switch request {
             case .connect(let transaction): count == 1 ? [] : [connected(transaction)]  // the first connect is lost
             case .announce(_, let transaction, _): [announced(transaction)]
-            case .scrape: []
+            case .scrape, .malformed: []
             }
         }
         defer { tracker.close() }
@@ -132,7 +132,7 @@ private func announced(_ transaction: UInt32) -> ByteBuffer {
             switch request {
             case .connect(let transaction): [connected(transaction &+ 1), ByteBuffer(bytes: [1, 2]), connected(transaction)]
             case .announce(_, let transaction, _): [announced(transaction)]
-            case .scrape: []
+            case .scrape, .malformed: []
             }
         }
         defer { tracker.close() }
@@ -147,7 +147,7 @@ private func announced(_ transaction: UInt32) -> ByteBuffer {
         let tracker = try await ScriptedTracker { request, _ in
             switch request {
             case .connect(let transaction): return [connected(transaction)]
-            case .announce(_, let transaction, _), .scrape(_, let transaction, _):
+            case .announce(_, let transaction, _), .scrape(_, let transaction, _), .malformed(let transaction, _):
                 var buffer = ByteBuffer()
                 UDPTrackerCodec.writeError(transaction: transaction, message: "unregistered torrent", maxLength: 100, into: &buffer)
                 return [buffer]

@@ -72,12 +72,19 @@ import Testing
         [UInt8](),
         [UInt8](repeating: 0, count: 15),
         [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],  // connect without the magic
-        [UInt8](repeating: 0, count: 12) + [0, 0, 0, 1] + [UInt8](repeating: 0, count: 60),  // short announce
+        [UInt8](repeating: 0, count: 12) + [0, 0, 0, 1] + [UInt8](repeating: 0, count: 60),  // a long connect, no magic
         [UInt8](repeating: 0, count: 8) + [0, 0, 0, 3, 0, 0, 0, 1],  // an error is no request
         [UInt8](repeating: 0, count: 8) + [0, 0, 0, 9, 0, 0, 0, 1],
     ])
     func dropsNonRequests(bytes: [UInt8]) {
         #expect(UDPTrackerCodec.parseRequest(ByteBuffer(bytes: bytes)) == nil)
+    }
+
+    @Test("A truncated announce is read as malformed, with its transaction id, so it can be answered")
+    func truncatedAnnounce() {
+        var packet = UDPTrackerCodec.announceRequest(connectionID: 1, transaction: 99, request)
+        packet.moveWriterIndex(to: 97)
+        #expect(UDPTrackerCodec.parseRequest(packet) == .malformed(transaction: 99, reason: "malformed announce"))
     }
 
     @Test("A scrape request is read up to 74 hashes, whole hashes only")
