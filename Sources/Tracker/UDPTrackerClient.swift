@@ -44,6 +44,8 @@ public final class UDPTrackerClient: Sendable {
         self.configuration = configuration
     }
 
+    deinit { close() }
+
     /// Replies dropped so far: from the wrong address, for no request in flight, or too short to read.
     public var droppedReplies: Int { dropped.load(ordering: .relaxed) }
 

@@ -2,16 +2,22 @@ import Metainfo
 import NIOCore
 import Tracker
 
-/// Where a tracked peer listens, packed for compact storage: an IPv4 peer is one `UInt64`.
+/// Where a tracked IPv4 peer listens, in 6 bytes (three 16-bit halves, so an array of them has no padding).
 struct V4Peer: Hashable, Comparable {
-    /// Address in the high 32 bits of the low 48, port in the low 16.
-    let packed: UInt64
-    init(ip: UInt32, port: UInt16) { packed = UInt64(ip) << 16 | UInt64(port) }
-    static func < (lhs: V4Peer, rhs: V4Peer) -> Bool { lhs.packed < rhs.packed }
+    let high: UInt16
+    let low: UInt16
+    let port: UInt16
+    init(ip: UInt32, port: UInt16) {
+        high = UInt16(truncatingIfNeeded: ip >> 16)
+        low = UInt16(truncatingIfNeeded: ip)
+        self.port = port
+    }
+    static func < (lhs: V4Peer, rhs: V4Peer) -> Bool { (lhs.high, lhs.low, lhs.port) < (rhs.high, rhs.low, rhs.port) }
     static var compactWidth: Int { 6 }
     func storeCompact(to memory: UnsafeMutableRawBufferPointer, at offset: Int) {
-        memory.storeBytes(of: UInt32(truncatingIfNeeded: packed >> 16).bigEndian, toByteOffset: offset, as: UInt32.self)
-        memory.storeBytes(of: UInt16(truncatingIfNeeded: packed).bigEndian, toByteOffset: offset + 4, as: UInt16.self)
+        memory.storeBytes(of: high.bigEndian, toByteOffset: offset, as: UInt16.self)
+        memory.storeBytes(of: low.bigEndian, toByteOffset: offset + 2, as: UInt16.self)
+        memory.storeBytes(of: port.bigEndian, toByteOffset: offset + 4, as: UInt16.self)
     }
 }
 
@@ -39,14 +45,15 @@ extension V4Peer: CompactPeer {}
 extension V6Peer: CompactPeer {}
 
 /// One address family's peers of a swarm, in two parallel arrays kept sorted by peer: a binary search finds a
-/// peer, and a peer costs its key and a 4-byte stamp, with no hash table beside them.
+/// peer, and an IPv4 peer costs 6 bytes of address and port and a 2-byte stamp, with no hash table beside them.
 struct PeerTable<Peer: CompactPeer> {
     private(set) var peers: [Peer] = []
-    /// Seconds (since the tracker started) the peer was last heard from; the top bit marks a seeder.
-    private(set) var stamps: [UInt32] = []
+    /// The minute (since the tracker started, modulo 2¹⁵) the peer was last heard from; the top bit marks a
+    /// seeder. Ages are taken modulo 2¹⁵ minutes (22 days), far beyond any peer timeout: expiry runs every minute.
+    private(set) var stamps: [UInt16] = []
     private(set) var seeders = 0
 
-    static var seederBit: UInt32 { 1 << 31 }
+    static var seederBit: UInt16 { 1 << 15 }
 
     var count: Int { peers.count }
 
@@ -60,9 +67,10 @@ struct PeerTable<Peer: CompactPeer> {
         return (low, low < peers.count && peers[low] == peer)
     }
 
-    /// Records that `peer` announced; returns false when it is new and the table already holds `limit` peers.
-    mutating func update(_ peer: Peer, seeder: Bool, now: UInt32, limit: Int) -> Bool {
-        let stamp = now & ~Self.seederBit | (seeder ? Self.seederBit : 0)
+    /// Records that `peer` announced in `minute`; returns false when it is new and the table already holds
+    /// `limit` peers.
+    mutating func update(_ peer: Peer, seeder: Bool, minute: UInt16, limit: Int) -> Bool {
+        let stamp = minute & ~Self.seederBit | (seeder ? Self.seederBit : 0)
         let (index, found) = position(of: peer)
         if found {
             if stamps[index] & Self.seederBit != 0 { seeders -= 1 }
@@ -84,11 +92,11 @@ struct PeerTable<Peer: CompactPeer> {
         stamps.remove(at: index)
     }
 
-    /// Drops peers last heard from before `cutoff`; returns how many went.
-    mutating func expire(before cutoff: UInt32) -> Int {
+    /// Drops peers last heard from more than `maxAge` minutes before `minute`; returns how many went.
+    mutating func expire(minute: UInt16, maxAge: UInt16) -> Int {
         var kept = 0
         var seederCount = 0
-        for index in peers.indices where stamps[index] & ~Self.seederBit >= cutoff {
+        for index in peers.indices where (minute &- stamps[index]) & ~Self.seederBit <= maxAge {
             peers[kept] = peers[index]
             stamps[kept] = stamps[index]
             if stamps[kept] & Self.seederBit != 0 { seederCount += 1 }
@@ -181,6 +189,7 @@ struct SwarmRegistry {
     mutating func announce(_ infoHash: SHA1Hash, from peer: TrackedPeer, left: Int64, event: AnnounceEvent, now: UInt32,
                            numWant: Int, into buffer: inout ByteBuffer) -> (seeders: Int, leechers: Int, written: Int) {
         let seeder = left == 0
+        let minute = Self.minute(now)
         if swarms[infoHash] == nil, event == .stopped || swarms.count >= maxSwarms { return (0, 0, 0) }
         let limit = maxPeersPerSwarm
         var written = 0
@@ -192,10 +201,10 @@ struct SwarmRegistry {
             if event == .completed { swarm.completed += 1 }
             switch peer {
             case .v4(let key):
-                if event == .stopped { swarm.v4.remove(key) } else { _ = swarm.v4.update(key, seeder: seeder, now: now, limit: limit - swarm.v6.count) }
+                if event == .stopped { swarm.v4.remove(key) } else { _ = swarm.v4.update(key, seeder: seeder, minute: minute, limit: limit - swarm.v6.count) }
                 if event != .stopped { written = swarm.v4.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
             case .v6(let key):
-                if event == .stopped { swarm.v6.remove(key) } else { _ = swarm.v6.update(key, seeder: seeder, now: now, limit: limit - swarm.v4.count) }
+                if event == .stopped { swarm.v6.remove(key) } else { _ = swarm.v6.update(key, seeder: seeder, minute: minute, limit: limit - swarm.v4.count) }
                 if event != .stopped { written = swarm.v6.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
             }
             emptied = swarm.count == 0
@@ -211,10 +220,18 @@ struct SwarmRegistry {
         swarms[infoHash]?.counts ?? ScrapeCounts(seeders: 0, leechers: 0, completed: 0)
     }
 
-    /// Forgets peers not heard from since `cutoff`, and swarms left empty.
-    mutating func expire(before cutoff: UInt32) {
+    /// The stamp minute of `now`, seconds since the tracker started.
+    static func minute(_ now: UInt32) -> UInt16 { UInt16(truncatingIfNeeded: now / 60) & 0x7FFF }
+
+    /// Forgets peers not heard from for more than `timeout` seconds (rounded up to whole minutes) at `now`, and
+    /// swarms left empty.
+    mutating func expire(now: UInt32, timeout: UInt32) {
+        let minute = Self.minute(now)
+        let maxAge = UInt16(clamping: (timeout + 59) / 60)
         for key in Array(swarms.keys) {
-            let removed = modify(&swarms[key, default: Swarm()]) { $0.v4.expire(before: cutoff) + $0.v6.expire(before: cutoff) }
+            let removed = modify(&swarms[key, default: Swarm()]) {
+                $0.v4.expire(minute: minute, maxAge: maxAge) + $0.v6.expire(minute: minute, maxAge: maxAge)
+            }
             peerCount -= removed
             if swarms[key]?.count == 0 { swarms[key] = nil }
         }

@@ -36,7 +36,7 @@ public final class TrackerServer: Sendable {
     let configuration: Configuration
     let registry: Mutex<SwarmRegistry>
     let counters = TrackerCounters()
-    /// Where seconds are counted from: stamps are 31-bit seconds since the tracker started.
+    /// Where seconds are counted from: peers are stamped with the minute since the tracker started.
     private let origin = NIODeadline.now()
     private let group: any EventLoopGroup
     private let channels = Mutex<[any Channel]>([])
@@ -115,8 +115,7 @@ public final class TrackerServer: Sendable {
         loop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [weak self] _ in
             guard let self else { return }
             let now = self.now
-            guard now > timeout else { return }
-            self.registry.withLock { $0.expire(before: now - timeout) }
+            self.registry.withLock { $0.expire(now: now, timeout: timeout) }
         }
     }
 

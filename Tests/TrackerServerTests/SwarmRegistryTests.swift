@@ -66,16 +66,27 @@ import Tracker
         #expect(registry.swarms.count == 1)
     }
 
-    @Test("Peers silent past the cutoff are forgotten, with swarms left empty")
+    @Test("Peers silent past the timeout are forgotten, with swarms left empty")
     func expiry() {
         var registry = SwarmRegistry(maxSwarms: 10, maxPeersPerSwarm: 100)
-        announce(&registry, peer(1), left: 0, now: 10)
-        announce(&registry, peer(2), now: 100)
-        registry.expire(before: 50)
+        announce(&registry, peer(1), left: 0, now: 0)
+        announce(&registry, peer(2), now: 600)
+        registry.expire(now: 660, timeout: 300)  // minute 11: the first is 11 minutes old, the second 1
         #expect(registry.counts(hash) == ScrapeCounts(seeders: 0, leechers: 1, completed: 0))
         #expect(registry.peerCount == 1)
-        registry.expire(before: 200)
+        registry.expire(now: 1200, timeout: 300)
         #expect(registry.swarms.isEmpty && registry.peerCount == 0)
+    }
+
+    @Test("Stamps wrap after 2^15 minutes without losing live peers")
+    func stampsWrap() {
+        var registry = SwarmRegistry(maxSwarms: 10, maxPeersPerSwarm: 100)
+        let lastMinute = UInt32(0x7FFF) * 60
+        announce(&registry, peer(1), now: lastMinute)
+        registry.expire(now: lastMinute + 180, timeout: 300)  // minute 2 of the next round: 3 minutes old
+        #expect(registry.peerCount == 1)
+        registry.expire(now: lastMinute + 420, timeout: 300)
+        #expect(registry.peerCount == 0)
     }
 
     @Test("Random starts reach every peer: replies differ between asks")
