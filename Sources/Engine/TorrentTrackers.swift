@@ -48,15 +48,33 @@ extension Torrent {
         trackerStatus.withLock { status in
             status = tiers.tiers.enumerated().flatMap { tier, urls in urls.map { TrackerStatus(url: $0, tier: tier) } }
         }
-        // Each tier's task ends, cancelled, when the torrent stops (an announce under way is abandoned) and says
-        // which of its trackers last answered; those are told `stopped`.
-        let ends = await withTaskGroup(of: TierEnd?.self) { group in
+        // When the torrent stops, each tier's task ends after the announce under way, if any, and says which of its
+        // trackers last answered; those are told `stopped`. An announce still waiting after a grace period (a
+        // tracker gone silent) is cancelled. Not at once: a tracker may already have acted on the request, and
+        // acting on it after our `stopped` would leave us listed.
+        enum Ending { case tier(TierEnd?), graceOver }
+        let ends = await withTaskGroup(of: Ending.self) { group in
             for tier in tiers.tiers.indices {
-                group.addTask { await self.runTier(tier, of: tiers) }
+                group.addTask { .tier(await self.runTier(tier, of: tiers)) }
             }
             while !core.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(250)) }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return .graceOver
+            }
+            var ends: [TierEnd] = []
+            var running = tiers.tiers.count
+            while running > 0, let ending = await group.next() {
+                switch ending {
+                case .tier(let end):
+                    running -= 1
+                    if let end { ends.append(end) }
+                case .graceOver:
+                    group.cancelAll()
+                }
+            }
             group.cancelAll()
-            return await group.reduce(into: [TierEnd]()) { if let end = $1 { $0.append(end) } }
+            return ends
         }
         // A short, single try each: stopping should not wait on a tracker that went away. A download that
         // finished just before the stop (so its tier had no time to say so) says `completed` first, so the
@@ -82,8 +100,8 @@ extension Torrent {
         let owesCompleted: Bool
     }
 
-    /// One tier's announces, until cancelled. Each tier's task keeps its own copy of the tiers and promotes only
-    /// within its tier.
+    /// One tier's announces, until the torrent stops or the task is cancelled. Each tier's task keeps its own copy
+    /// of the tiers and promotes only within its tier.
     private func runTier(_ tier: Int, of tiers: TrackerTiers) async -> TierEnd? {
         var order = tiers
         let startedIncomplete = !isComplete
@@ -94,14 +112,14 @@ extension Torrent {
         var trackerIDs: [String: [UInt8]] = [:]
         var failures = 0
         var next = ContinuousClock.now
-        while !Task.isCancelled {
+        while !stopping {
             if startedIncomplete, !sentCompleted, lastWorking != nil, isComplete {
                 event = .completed
                 next = .now
             }
             if next <= .now {
                 var answered = false
-                for url in order.tiers[tier] where !Task.isCancelled {
+                for url in order.tiers[tier] where !stopping {
                     updateTracker(url) { $0.state = .announcing; $0.nextAnnounceIn = nil }
                     let request = announceRequest(event: event, trackerID: trackerIDs[url])
                     do {
@@ -139,11 +157,14 @@ extension Torrent {
                     for url in order.tiers[tier] { updateTracker(url, announcing: false) { $0.nextAnnounceIn = delay } }
                 }
             }
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .milliseconds(250))
         }
         guard let lastWorking else { return nil }
         return TierEnd(url: lastWorking, trackerID: trackerIDs[lastWorking], owesCompleted: startedIncomplete && !sentCompleted && isComplete)
     }
+
+    /// Whether a tier should start no more announces: the torrent stops, or the tier's task was cancelled.
+    private var stopping: Bool { Task.isCancelled || core.withLock { $0.stopped } }
 
     private func announceRequest(event: AnnounceEvent, trackerID: [UInt8]?) -> AnnounceRequest {
         let stats = stats

@@ -32,7 +32,9 @@ public struct HTTPTrackerClient: Sendable {
     private func get(_ url: String) async throws(TrackerError) -> [UInt8] {
         let request: HTTPClient.Request
         do {
-            request = try HTTPClient.Request(url: url, headers: ["User-Agent": "Shoal/0.1", "Accept-Encoding": "identity"])
+            // No pooled connections: announces come minutes apart, and a tracker that closes after each reply (as
+            // opentracker does) would otherwise lose the next request written to the closing connection.
+            request = try HTTPClient.Request(url: url, headers: ["User-Agent": "Shoal/0.1", "Accept-Encoding": "identity", "Connection": "close"])
         } catch {
             throw .unsupported("not a usable URL: \(url)")
         }
