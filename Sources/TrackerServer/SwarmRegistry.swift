@@ -77,6 +77,13 @@ struct PeerTable<Peer: CompactPeer> {
             stamps[index] = stamp
         } else {
             guard peers.count < limit else { return false }
+            if peers.count == peers.capacity {
+                // Grown by a quarter, not doubled: a tracker holds millions of peers in small arrays, and doubling
+                // leaves a third of their memory unused on average.
+                let capacity = peers.count + peers.count / 4 + 4
+                peers.reserveCapacity(capacity)
+                stamps.reserveCapacity(capacity)
+            }
             peers.insert(peer, at: index)
             stamps.insert(stamp, at: index)
         }
