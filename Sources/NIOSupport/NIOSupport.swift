@@ -5,6 +5,9 @@ extension EventLoopFuture where Value: Sendable {
     /// The future's value, awaited. Not `get()`: with Swift 6.3, awaiting `get()` (a throwing continuation)
     /// in the engine's tasks crashed in swift_task_dealloc ("freed pointer was not the last allocation"),
     /// in release builds even where debug builds ran; a continuation that cannot throw does not.
+    /// Inlinable for the same crash: called across modules without inlining, the release build of
+    /// `shoal download` crashed the same way on every run (Scripts/run); inlined into its callers it does not.
+    @inlinable
     package func outcome() async throws -> Value {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
             whenComplete { continuation.resume(returning: $0) }
