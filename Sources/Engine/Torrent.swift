@@ -75,11 +75,19 @@ public final class Torrent: Sendable {
     /// Adds peers to connect to (from the user, and later trackers and the DHT).
     public func addPeers(_ peers: [(host: String, port: Int)]) {
         core.withLock { core in
-            for peer in peers where core.candidates[peerName(host: peer.host, port: peer.port)] == nil {
-                core.candidates[peerName(host: peer.host, port: peer.port)] = Candidate(host: peer.host, port: peer.port)
+            // Trackers keep naming peers: past the bound, peers that failed for good make room, then new ones wait.
+            if core.candidates.count + peers.count > Self.maxCandidates {
+                core.candidates = core.candidates.filter { $0.value.connected || $0.value.failures < Self.maxFailures }
+            }
+            for peer in peers where core.candidates.count < Self.maxCandidates {
+                let name = peerName(host: peer.host, port: peer.port)
+                if core.candidates[name] == nil { core.candidates[name] = Candidate(host: peer.host, port: peer.port) }
             }
         }
     }
+
+    /// The most peers a torrent remembers to connect to (libtorrent's `max_peerlist_size` is 3000).
+    static let maxCandidates = 3000
 
     /// Changes priorities while running: per file, in torrent order.
     public func setFilePriorities(_ priorities: [PiecePriority]) {

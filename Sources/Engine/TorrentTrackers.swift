@@ -113,7 +113,8 @@ extension Torrent {
         var failures = 0
         var next = ContinuousClock.now
         while !stopping {
-            if startedIncomplete, !sentCompleted, lastWorking != nil, isComplete {
+            // Once, when the download finishes; a failed `completed` waits for the back-off like any announce.
+            if startedIncomplete, !sentCompleted, lastWorking != nil, event != .completed, isComplete {
                 event = .completed
                 next = .now
             }

@@ -12,7 +12,7 @@ public enum PercentEncoding {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                  UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(byte)
-            case UInt8(ascii: ":"), UInt8(ascii: "/") where keepingSlashAndColon:
+            case UInt8(ascii: ":") where keepingSlashAndColon, UInt8(ascii: "/") where keepingSlashAndColon:
                 out.append(byte)
             default:
                 out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]]

@@ -15,7 +15,8 @@ func fetchTorrent(_ url: String) async throws(ExitCode) -> Metainfo {
     let limit = BencodeDecoder.torrent.limits.maxInputSize
     let bytes: ByteBuffer
     do {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        // The trackers' client: it follows at most 5 redirects (HTTPClient.shared follows 20).
+        let response = try await HTTPTrackerClient.defaultClient.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
         guard response.status == .ok else {
             throw ReadFailure(description: "the server answered \(response.status.code) \(response.status.reasonPhrase)")
         }

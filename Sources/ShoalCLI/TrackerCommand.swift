@@ -88,6 +88,7 @@ func startTracker(_ server: TrackerServer, host: String?, httpPort: Int?, udpPor
     ]
     for listener in listeners {
         guard let port = listener.port else { continue }
+        guard (0...65535).contains(port) else { throw Terminal.badInput("a tracker port is 0 to 65535, not \(port)") }
         do {
             let bound = try await listener.listen(host, port)
             FileHandle.standardOutput.write(Data("\(listener.name) tracker on port \(bound)\n".utf8))

@@ -11,7 +11,13 @@ public struct HTTPTrackerClient: Sendable {
     /// How long one announce or scrape may take, redirects included.
     public var timeout: Duration
 
-    public init(client: HTTPClient = .shared, timeout: Duration = .seconds(30)) {
+    /// The client announces go through unless another is given: `HTTPClient.shared` follows up to 20 redirects.
+    /// Never shut down: it lives as long as the process, as `HTTPClient.shared` does.
+    public static let defaultClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false)))
+
+    public init(client: HTTPClient = defaultClient, timeout: Duration = .seconds(30)) {
         self.client = client
         self.timeout = timeout
     }
@@ -39,8 +45,7 @@ public struct HTTPTrackerClient: Sendable {
             throw .unsupported("not a usable URL: \(url)")
         }
         let delegate = ResponseAccumulator(request: request, maxBodySize: TrackerLimits.maxHTTPBody)
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-            + timeout.components.attoseconds / 1_000_000_000)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         let response: HTTPClient.Response
         do {
             guard !Task.isCancelled else { throw TrackerError.cancelled }

@@ -92,19 +92,27 @@ public final class UDPTrackerClient: Sendable {
     /// Connects if need be, then sends `makePacket`'s request until answered, sharing one back-off count.
     private func exchange(with address: SocketAddress, configuration: Configuration, makePacket: (UInt64, UInt32) -> ByteBuffer) async throws(TrackerError) -> UDPTrackerCodec.Reply {
         let channel = try await channel(for: address)
+        // Each packet gets its own resends: a connect that took the last attempt would leave the request unsent.
+        var connectAttempt = 0
         var attempt = 0
         let peerWidth = address.protocol == .inet6 ? 18 : 6
         let connectionID: UInt64
         if let known = state.withLock({ $0.connectionIDs[address] }), known.expires > .now() {
             connectionID = known.id
         } else {
-            let reply = try await send(channel, to: address, attempt: &attempt, configuration: configuration, peerWidth: peerWidth) { UDPTrackerCodec.connectRequest(transaction: $0) }
+            let reply = try await send(channel, to: address, attempt: &connectAttempt, configuration: configuration, peerWidth: peerWidth) {
+                UDPTrackerCodec.connectRequest(transaction: $0)
+            }
             guard case .connected(let id) = reply else {
                 if case .error(let message) = reply { throw .failure(message) }
                 throw .malformed("a connect answered with \(reply)")
             }
             let expires = NIODeadline.now() + TimeAmount(self.configuration.connectionIDLifetime)
-            state.withLock { $0.connectionIDs[address] = (id, expires) }
+            state.withLock { state in
+                let now = NIODeadline.now()
+                state.connectionIDs = state.connectionIDs.filter { $0.value.expires > now }
+                state.connectionIDs[address] = (id, expires)
+            }
             connectionID = id
         }
         let reply = try await send(channel, to: address, attempt: &attempt, configuration: configuration, peerWidth: peerWidth) { makePacket(connectionID, $0) }
@@ -214,12 +222,5 @@ private final class ReplyHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         onReply(unwrapInboundIn(data))
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -8,7 +8,7 @@ public enum AllowList {
     public static func parse(_ text: String) -> (hashes: Set<SHA1Hash>, badLines: [Int]) {
         var hashes: Set<SHA1Hash> = []
         var bad: [Int] = []
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingPrefix { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
             guard !line.isEmpty, line.first != "#" else { continue }
             let hex = String(line)

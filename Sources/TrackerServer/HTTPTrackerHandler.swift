@@ -40,6 +40,14 @@ final class HTTPTrackerHandler: ChannelInboundHandler {
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     private func answer(_ head: HTTPRequestHead, from remote: SocketAddress?) -> (HTTPResponseStatus, String, ByteBuffer) {
         let bencoded = "text/plain"
         guard head.method == .GET, head.uri.utf8.count <= Self.maxTargetLength else {
@@ -62,19 +70,21 @@ final class HTTPTrackerHandler: ChannelInboundHandler {
             return refuse("info_hash must be 20 bytes")
         }
         guard let peerID = query.bytes("peer_id"), peerID.count == 20 else { return refuse("peer_id must be 20 bytes") }
-        guard let port = query.integer("port"), (1...65535).contains(port) else { return refuse("port must be 1 to 65535") }
+        guard let port = query.integer("port"), (0...65535).contains(port) else { return refuse("port must be 0 to 65535") }
         guard let left = query.integer("left"), left >= 0 else { return refuse("left must be a byte count") }
         guard server.serves(infoHash) else { return refuse("unregistered torrent") }
         guard let ip = remote?.ip else { return refuse("no address to reach you at") }
-        server.counters.httpAnnounces.add(1, ordering: .relaxed)
         let event = query.text("event").map(AnnounceEvent.init(httpName:)) ?? .none
         let numWant = server.peersToSend(numWant: query.integer("numwant").map { Int(clamping: $0) })
         var compact = ByteBuffer()
         let now = server.now
         let peer = TrackedPeer(ip, port: UInt16(port))
-        let counts = server.registry.withLock { registry in
-            registry.announce(infoHash, from: peer, left: left, event: event, now: now, numWant: numWant, into: &compact)
+        // A peer that gives port 0 cannot be reached: it is answered, not recorded.
+        let answer = server.registry.withLock { registry in
+            registry.announce(infoHash, from: peer, left: left, event: event, now: now, numWant: numWant, record: port != 0, into: &compact)
         }
+        guard let counts = answer else { return refuse("the tracker is full") }
+        server.counters.httpAnnounces.add(1, ordering: .relaxed)
         var reply: BencodeDictionary = [
             "interval": .integer(Int64(server.configuration.interval)),
             "min interval": .integer(Int64(server.configuration.minInterval)),

@@ -115,8 +115,15 @@ struct PeerTable<Peer: CompactPeer> {
             stamps.removeLast(removed)
             seeders = seederCount
             if peers.capacity > 4 * max(peers.count, 16) {
-                peers = Array(peers)
-                stamps = Array(stamps)
+                // A new buffer of the right size (`Array(peers)` would share the old one).
+                var smaller: [Peer] = []
+                smaller.reserveCapacity(peers.count)
+                smaller.append(contentsOf: peers)
+                peers = smaller
+                var smallerStamps: [UInt16] = []
+                smallerStamps.reserveCapacity(stamps.count)
+                smallerStamps.append(contentsOf: stamps)
+                stamps = smallerStamps
             }
         }
         return removed
@@ -181,8 +188,10 @@ struct SwarmRegistry {
     private(set) var swarms: [SHA1Hash: Swarm] = [:]
     let maxSwarms: Int
     let maxPeersPerSwarm: Int
-    /// Peers in all swarms.
+    /// Peers in all swarms, and the seeders among them (kept as they change: the statistics page must not walk
+    /// every swarm under the lock).
     private(set) var peerCount = 0
+    private(set) var seederCount = 0
     /// Where replies start in a swarm's peers.
     private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
 
@@ -192,33 +201,43 @@ struct SwarmRegistry {
     }
 
     /// Records an announce and writes up to `numWant` compact peers of the requester's family into `buffer`.
-    /// Returns the swarm's counts after the announce, and how many peers were written.
+    /// Returns the swarm's counts after the announce and how many peers were written; nil when the announce would
+    /// start a swarm beyond ``maxSwarms``. A peer that gave no port (`record` false) is answered, not recorded.
     mutating func announce(_ infoHash: SHA1Hash, from peer: TrackedPeer, left: Int64, event: AnnounceEvent, now: UInt32,
-                           numWant: Int, into buffer: inout ByteBuffer) -> (seeders: Int, leechers: Int, written: Int) {
+                           numWant: Int, record: Bool = true, into buffer: inout ByteBuffer) -> (seeders: Int, leechers: Int, written: Int)? {
         let seeder = left == 0
         let minute = Self.minute(now)
-        if swarms[infoHash] == nil, event == .stopped || swarms.count >= maxSwarms { return (0, 0, 0) }
+        if swarms[infoHash] == nil {
+            if event == .stopped || !record { return (0, 0, 0) }
+            if swarms.count >= maxSwarms { return nil }
+        }
         let limit = maxPeersPerSwarm
+        let leaving = event == .stopped
         var written = 0
-        var emptied = false
         var result = (seeders: 0, leechers: 0, written: 0)
+        var change = (peers: 0, seeders: 0)
         // Mutated in place: a copy of the swarm would copy its arrays.
-        peerCount += modify(&swarms[infoHash, default: Swarm()]) { swarm in
-            let before = swarm.count
+        modify(&swarms[infoHash, default: Swarm()]) { swarm in
+            let before = (swarm.count, swarm.seeders)
             if event == .completed { swarm.completed += 1 }
             switch peer {
             case .v4(let key):
-                if event == .stopped { swarm.v4.remove(key) } else { _ = swarm.v4.update(key, seeder: seeder, minute: minute, limit: limit - swarm.v6.count) }
-                if event != .stopped { written = swarm.v4.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
+                if record {
+                    if leaving { swarm.v4.remove(key) } else { _ = swarm.v4.update(key, seeder: seeder, minute: minute, limit: limit - swarm.v6.count) }
+                }
+                if !leaving { written = swarm.v4.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
             case .v6(let key):
-                if event == .stopped { swarm.v6.remove(key) } else { _ = swarm.v6.update(key, seeder: seeder, minute: minute, limit: limit - swarm.v4.count) }
-                if event != .stopped { written = swarm.v6.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
+                if record {
+                    if leaving { swarm.v6.remove(key) } else { _ = swarm.v6.update(key, seeder: seeder, minute: minute, limit: limit - swarm.v4.count) }
+                }
+                if !leaving { written = swarm.v6.write(numWant, excluding: key, seedersWanted: !seeder, random: &random, into: &buffer) }
             }
-            emptied = swarm.count == 0
             result = (swarm.seeders, swarm.leechers, written)
-            return swarm.count - before
+            change = (swarm.count - before.0, swarm.seeders - before.1)
         }
-        if emptied { swarms[infoHash] = nil }
+        peerCount += change.peers
+        seederCount += change.seeders
+        if swarms[infoHash]?.count == 0 { swarms[infoHash] = nil }
         return result
     }
 
@@ -236,19 +255,19 @@ struct SwarmRegistry {
         let minute = Self.minute(now)
         let maxAge = UInt16(clamping: (timeout + 59) / 60)
         for key in Array(swarms.keys) {
-            let removed = modify(&swarms[key, default: Swarm()]) {
-                $0.v4.expire(minute: minute, maxAge: maxAge) + $0.v6.expire(minute: minute, maxAge: maxAge)
+            let (removed, seedersBefore, seedersAfter) = modify(&swarms[key, default: Swarm()]) { swarm in
+                let seeders = swarm.seeders
+                let removed = swarm.v4.expire(minute: minute, maxAge: maxAge) + swarm.v6.expire(minute: minute, maxAge: maxAge)
+                return (removed, seeders, swarm.seeders)
             }
             peerCount -= removed
+            seederCount -= seedersBefore - seedersAfter
             if swarms[key]?.count == 0 { swarms[key] = nil }
         }
     }
 
     /// Seeders and leechers in all swarms.
-    var totals: (seeders: Int, leechers: Int) {
-        let seeders = swarms.values.reduce(0) { $0 + $1.seeders }
-        return (seeders, peerCount - seeders)
-    }
+    var totals: (seeders: Int, leechers: Int) { (seederCount, peerCount - seederCount) }
 }
 
 /// SplitMix64: a fast generator for choosing where a reply starts. `SystemRandomNumberGenerator` costs a

@@ -26,6 +26,10 @@ public final class TrackerServer: Sendable {
         public var maxPeersPerSwarm = 100_000
         /// The most swarms the tracker keeps; announces for new ones beyond it are refused. Default 1,000,000.
         public var maxSwarms = 1_000_000
+        /// HTTP connections open at once; more are closed as they come. Default 10,000.
+        public var maxHTTPConnections = 10_000
+        /// An HTTP connection that sends nothing for this long is closed. Default 30 seconds.
+        public var httpIdleTimeout: Duration = .seconds(30)
         /// If set, the only info-hashes served; others get a failure reason or an error packet.
         public var allowList: Set<SHA1Hash>?
         public init() {}
@@ -76,7 +80,14 @@ public final class TrackerServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard httpConnections.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxHTTPConnections else {
+                    httpConnections.wrappingSubtract(1, ordering: .relaxed)
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in self.httpConnections.wrappingSubtract(1, ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
+                    // Silent connections would otherwise hold descriptors for ever.
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.httpIdleTimeout)))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(HTTPTrackerHandler(server: self))
                 }
@@ -86,13 +97,17 @@ public final class TrackerServer: Sendable {
         return channel.localAddress?.port ?? port
     }
 
-    /// Stops listening.
+    /// Stops listening (connections already accepted end when idle) and stops the expiry clock.
     public func close() {
         let open = channels.withLock { channels in
             defer { channels = [] }
             return channels
         }
         for channel in open { channel.close(promise: nil) }
+        expiry.withLock { task in
+            task?.cancel()
+            task = nil
+        }
     }
 
     private func bindEitherFamily(host: String?, _ bind: (String) async throws -> any Channel) async throws -> any Channel {
@@ -106,16 +121,19 @@ public final class TrackerServer: Sendable {
         return channel
     }
 
-    private let expiryStarted = Atomic<Bool>(false)
+    private let expiry = Mutex<RepeatedTask?>(nil)
+    private let httpConnections = Atomic<Int>(0)
 
     /// Once a minute, forgets peers that stopped announcing.
     private func startExpiry(on loop: any EventLoop) {
-        guard expiryStarted.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         let timeout = UInt32(clamping: configuration.effectivePeerTimeout)
-        loop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [weak self] _ in
-            guard let self else { return }
-            let now = self.now
-            self.registry.withLock { $0.expire(now: now, timeout: timeout) }
+        expiry.withLock { task in
+            guard task == nil else { return }
+            task = loop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [weak self] _ in
+                guard let self else { return }
+                let now = self.now
+                self.registry.withLock { $0.expire(now: now, timeout: timeout) }
+            }
         }
     }
 
@@ -125,7 +143,7 @@ public final class TrackerServer: Sendable {
     func serves(_ infoHash: SHA1Hash) -> Bool { configuration.allowList?.contains(infoHash) ?? true }
 
     /// Scrape counts for each of `hashes`; nil for one not served.
-    func counts(for hashes: [SHA1Hash]) -> [ScrapeCounts?] {
+    public func counts(for hashes: [SHA1Hash]) -> [ScrapeCounts?] {
         let served = hashes.map(serves)
         return registry.withLock { registry in zip(hashes, served).map { $1 ? registry.counts($0) : nil } }
     }

@@ -32,23 +32,24 @@ final class UDPTrackerHandler: ChannelInboundHandler {
             guard server.serves(announce.infoHash) else {
                 return refuse(transaction, "unregistered torrent", requestLength: .max, to: sender, context)
             }
-            guard let ip = sender.ip, announce.port != 0 else {
-                return refuse(transaction, "no port to reach you at", requestLength: .max, to: sender, context)
-            }
-            server.counters.udpAnnounces.add(1, ordering: .relaxed)
-            let numWant = server.peersToSend(numWant: announce.numWant < 0 ? nil : Int(announce.numWant))
+            guard let ip = sender.ip else { return }
+            // At most what fits a datagram, whatever the tracker's own bound says.
+            let numWant = min(server.peersToSend(numWant: announce.numWant < 0 ? nil : Int(announce.numWant)), UDPTrackerCodec.maxReplyPeers)
             let width = if case .v6 = ip { 18 } else { 6 }
             reply.reserveCapacity(20 + width * numWant)
             let headAt = reply.writerIndex
             reply.moveWriterIndex(forwardBy: 20)
             let now = server.now
-            let counts = server.registry.withLock { registry in
+            // A peer that gives port 0 cannot be reached: it is answered, not recorded.
+            let answer = server.registry.withLock { registry in
                 registry.announce(announce.infoHash, from: TrackedPeer(ip, port: announce.port), left: announce.left, event: announce.event,
-                                  now: now, numWant: numWant, into: &reply)
+                                  now: now, numWant: numWant, record: announce.port != 0, into: &reply)
             }
+            guard let counts = answer else { return refuse(transaction, "the tracker is full", requestLength: .max, to: sender, context) }
+            server.counters.udpAnnounces.add(1, ordering: .relaxed)
             let end = reply.writerIndex
             reply.moveWriterIndex(to: headAt)
-            UDPTrackerCodec.writeAnnounceReplyHead(transaction: transaction, interval: UInt32(server.configuration.interval),
+            UDPTrackerCodec.writeAnnounceReplyHead(transaction: transaction, interval: UInt32(clamping: server.configuration.interval),
                                                    leechers: UInt32(clamping: counts.leechers), seeders: UInt32(clamping: counts.seeders),
                                                    into: &reply)
             reply.moveWriterIndex(to: end)

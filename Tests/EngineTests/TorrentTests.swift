@@ -44,9 +44,10 @@ import Testing
     }
 
     /// Downloads `metainfo` into memory from `peers` (and `afterBan` once a peer is banned); returns the torrent
-    /// (finished or out of peers), the storage and every event.
+    /// (finished or out of peers), the storage and every event. With `listenHost`, it also accepts peers there,
+    /// and waits for peers (from trackers) rather than stopping when the given ones run out.
     static func download(_ metainfo: Metainfo, from peers: [(host: String, port: Int)],
-                         afterBan: [(host: String, port: Int)] = []) async throws
+                         afterBan: [(host: String, port: Int)] = [], listenHost: String? = nil) async throws
         -> (torrent: Torrent, storage: MemoryStorage, events: [TorrentEvent]) {
         var settings = SessionSettings()
         settings.listenPort = 0
@@ -54,10 +55,14 @@ import Testing
         let backend = MemoryStorage()
         var options = TorrentOptions()
         options.stopWhenComplete = true
-        options.stopWhenPeersRunOut = true
+        options.stopWhenPeersRunOut = listenHost == nil
         let torrent = try session.add(metainfo, storage: PieceStorage(layout: StorageLayout(metainfo.info), backend: backend),
                                       verified: Bitfield(count: metainfo.info.pieceCount), options: options)
         torrent.addPeers(peers)
+        var listener: PeerListener?
+        if let listenHost { listener = try await session.listen(host: listenHost, port: 0) }
+        let accepting = Task { if let listener { await session.accept(on: listener) } }
+        defer { accepting.cancel() }
         let collected = Task {
             var events: [TorrentEvent] = []
             for await event in torrent.events {

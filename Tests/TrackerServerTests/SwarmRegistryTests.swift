@@ -9,11 +9,13 @@ import Tracker
 
     func peer(_ last: UInt32, port: UInt16 = 6881) -> TrackedPeer { TrackedPeer(.v4(0x0A00_0000 | last), port: port) }
 
+    /// Announces and reads the reply back; a refused announce (the tracker full) reads as -1 seeders.
     @discardableResult
     func announce(_ registry: inout SwarmRegistry, _ peer: TrackedPeer, left: Int64 = 1, event: AnnounceEvent = .none, now: UInt32 = 0,
-                  numWant: Int = 50) -> (seeders: Int, leechers: Int, peers: [PeerAddress]) {
+                  numWant: Int = 50, record: Bool = true) -> (seeders: Int, leechers: Int, peers: [PeerAddress]) {
         var buffer = ByteBuffer()
-        let result = registry.announce(hash, from: peer, left: left, event: event, now: now, numWant: numWant, into: &buffer)
+        guard let result = registry.announce(hash, from: peer, left: left, event: event, now: now, numWant: numWant, record: record,
+                                             into: &buffer) else { return (-1, -1, []) }
         let width: Int = if case .v6 = peer { 18 } else { 6 }
         let peers = PeerAddress.parseCompact(Array(buffer.readableBytesView), width: width) ?? []
         #expect(peers.count == result.written)
@@ -62,8 +64,24 @@ import Tracker
         #expect(announce(&registry, peer(1), numWant: 1).peers.count == 1)
         var buffer = ByteBuffer()
         let other = SHA1Hash(bytes: [UInt8](repeating: 4, count: 20))!
-        _ = registry.announce(other, from: peer(1), left: 1, event: .started, now: 0, numWant: 5, into: &buffer)
+        #expect(registry.announce(other, from: peer(1), left: 1, event: .started, now: 0, numWant: 5, into: &buffer) == nil)
         #expect(registry.swarms.count == 1)
+    }
+
+    @Test("A peer without a port is answered but not recorded; totals follow every change")
+    func unrecorded() {
+        var registry = SwarmRegistry(maxSwarms: 10, maxPeersPerSwarm: 100)
+        #expect(announce(&registry, peer(1), record: false).leechers == 0)
+        #expect(registry.swarms.isEmpty)
+        announce(&registry, peer(2), left: 0)
+        announce(&registry, peer(3))
+        let asked = announce(&registry, peer(1), record: false)
+        #expect(asked.peers.count == 2 && asked.seeders == 1 && asked.leechers == 1)
+        #expect(registry.totals == (1, 1))
+        announce(&registry, peer(3), left: 0, event: .completed)
+        #expect(registry.totals == (2, 0))
+        registry.expire(now: 3600, timeout: 60)
+        #expect(registry.totals == (0, 0))
     }
 
     @Test("Peers silent past the timeout are forgotten, with swarms left empty")
@@ -101,7 +119,7 @@ import Tracker
     @Test("Allow lists read opentracker's format; v2 hashes count by their truncation")
     func allowList() {
         let v2 = String(repeating: "ab", count: 32)
-        let (hashes, bad) = AllowList.parse("# mine\n\(hash.hex)\n\n  \(v2)  \nnot a hash\n")
+        let (hashes, bad) = AllowList.parse("# mine\r\n\(hash.hex)\r\n\n  \(v2)  \nnot a hash\n")
         #expect(hashes == [hash, SHA256Hash(hex: v2)!.truncated])
         #expect(bad == [5])
     }

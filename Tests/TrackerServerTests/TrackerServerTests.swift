@@ -120,7 +120,7 @@ import Tracker
         let port = try await server.listenHTTP(host: "127.0.0.1", port: 0)
         let base = "http://127.0.0.1:\(port)"
         for target in ["/announce", "/announce?info_hash=abc&peer_id=x&port=1&left=0",
-                       "/announce?info_hash=\(String(repeating: "%41", count: 20))&peer_id=\(String(repeating: "b", count: 20))&port=0&left=0",
+                       "/announce?info_hash=\(String(repeating: "%41", count: 20))&peer_id=\(String(repeating: "b", count: 20))&port=70000&left=0",
                        "/announce?info_hash=%zz", "/scrape", "/announce?" + String(repeating: "a", count: 5000)] {
             let body = try await get(base + target)
             let reply = try BencodeDecoder().decode(body).dictionary

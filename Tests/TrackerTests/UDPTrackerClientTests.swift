@@ -176,4 +176,20 @@ private func announced(_ transaction: UInt32) -> ByteBuffer {
         await #expect(throws: TrackerError.cancelled) { try await task.value }
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    @Test("A single attempt still covers both the connect and the request (as a stopped announce uses)")
+    func singleAttempt() async throws {
+        let tracker = try await ScriptedTracker { request, _ in
+            switch request {
+            case .connect(let transaction): [connected(transaction)]
+            case .announce(_, let transaction, _): [announced(transaction)]
+            case .scrape, .malformed: []
+            }
+        }
+        defer { tracker.close() }
+        let client = client(attempts: 1)
+        defer { client.close() }
+        _ = try await client.announce(tracker.url, request)
+        #expect(tracker.requests.count == 2)
+    }
 }
