@@ -1,3 +1,5 @@
+import Metainfo
+
 /// What the choker knows of one connected peer at a rechoke.
 public struct ChokeCandidate<Key: Hashable & Sendable>: Sendable {
     public var key: Key

@@ -207,15 +207,3 @@ public struct PiecePicker<PeerKey: Hashable & Sendable>: Sendable {
     public mutating func hashFailed(_ piece: PieceIndex) { underWay[piece] = nil }
 }
 
-/// A small, fast, seedable generator for tie-breaks (SplitMix64): reproducible in tests, uniform enough here.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -127,21 +127,23 @@ public func encodeHex(_ bytes: some Sequence<UInt8>) -> String {
 public func decodeHex(_ text: some StringProtocol) -> [UInt8]? {
     let utf8 = Array(text.utf8)
     guard utf8.count % 2 == 0 else { return nil }
-    func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
     var out: [UInt8] = []
     out.reserveCapacity(utf8.count / 2)
     var i = 0
     while i < utf8.count {
-        guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
+        guard let high = hexDigitValue(utf8[i]), let low = hexDigitValue(utf8[i + 1]) else { return nil }
         out.append(high << 4 | low)
         i += 2
     }
     return out
+}
+
+/// The value of one hex digit, either case; nil for any other byte.
+func hexDigitValue(_ digit: UInt8) -> UInt8? {
+    switch digit {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+    default: nil
+    }
 }

@@ -31,7 +31,7 @@ public enum PercentEncoding {
         var iterator = bytes.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue) else { return nil }
                 out.append(high << 4 | low)
             } else if plusIsSpace, byte == UInt8(ascii: "+") {
                 out.append(UInt8(ascii: " "))
@@ -45,14 +45,5 @@ public enum PercentEncoding {
     /// ``decode(_:plusIsSpace:)`` read as UTF-8 text, repairing bad sequences.
     public static func decodeText(_ text: String, plusIsSpace: Bool) -> String? {
         decode(text.utf8, plusIsSpace: plusIsSpace).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -35,9 +35,7 @@ struct TrackerCommand: AsyncParsableCommand {
     var maxSwarms: Int = 1_000_000
 
     func run() async throws {
-        let configuration = try trackerConfiguration(allowList: allowList, interval: interval, maxPeersPerSwarm: maxPeersPerSwarm,
-                                                     maxSwarms: maxSwarms)
-        let server = TrackerServer(configuration: configuration)
+        let server = TrackerServer(configuration: try configuration())
         let (httpPort, udpPort) = http == nil && udp == nil ? (6969, 6969) : (http, udp)
         do {
             try await startTracker(server, host: host, httpPort: httpPort, udpPort: udpPort)
@@ -56,28 +54,27 @@ struct TrackerCommand: AsyncParsableCommand {
             \(stats.udpScrapes + stats.httpScrapes) scrapes; refused \(stats.refused)\n
             """.utf8))
     }
-}
 
-/// A tracker's settings from the command line; unusable values are bad input.
-func trackerConfiguration(allowList: String?, interval: Int = 1800, maxPeersPerSwarm: Int = 100_000,
-                          maxSwarms: Int = 1_000_000) throws(ExitCode) -> TrackerServer.Configuration {
-    var configuration = TrackerServer.Configuration()
-    guard (10...86_400).contains(interval) else { throw Terminal.badInput("--interval takes 10 to 86400 seconds, not \(interval)") }
-    guard maxPeersPerSwarm > 0, maxSwarms > 0 else { throw Terminal.badInput("--max-peers-per-swarm and --max-swarms must be positive") }
-    configuration.interval = interval
-    configuration.minInterval = min(60, interval)
-    configuration.maxPeersPerSwarm = maxPeersPerSwarm
-    configuration.maxSwarms = maxSwarms
-    if let allowList {
-        let bytes: [UInt8]
-        do { bytes = try readBoundedFile(allowList, limit: 256 << 20) } catch { throw Terminal.badInput("--allow-list '\(allowList)': \(error)") }
-        let (hashes, badLines) = AllowList.parse(String(decoding: bytes, as: UTF8.self))
-        if !badLines.isEmpty {
-            throw Terminal.badInput("--allow-list '\(allowList)': lines \(badLines.prefix(10).map(String.init).joined(separator: ", ")) hold no info-hash")
+    /// The tracker's settings from the options; unusable values are bad input.
+    private func configuration() throws(ExitCode) -> TrackerServer.Configuration {
+        var configuration = TrackerServer.Configuration()
+        guard (10...86_400).contains(interval) else { throw Terminal.badInput("--interval takes 10 to 86400 seconds, not \(interval)") }
+        guard maxPeersPerSwarm > 0, maxSwarms > 0 else { throw Terminal.badInput("--max-peers-per-swarm and --max-swarms must be positive") }
+        configuration.interval = interval
+        configuration.minInterval = min(60, interval)
+        configuration.maxPeersPerSwarm = maxPeersPerSwarm
+        configuration.maxSwarms = maxSwarms
+        if let allowList {
+            let bytes: [UInt8]
+            do { bytes = try readBoundedFile(allowList, limit: 256 << 20) } catch { throw Terminal.badInput("--allow-list '\(allowList)': \(error)") }
+            let (hashes, badLines) = AllowList.parse(String(decoding: bytes, as: UTF8.self))
+            if !badLines.isEmpty {
+                throw Terminal.badInput("--allow-list '\(allowList)': lines \(badLines.prefix(10).map(String.init).joined(separator: ", ")) hold no info-hash")
+            }
+            configuration.allowList = hashes
         }
-        configuration.allowList = hashes
+        return configuration
     }
-    return configuration
 }
 
 /// Starts the tracker's listeners and prints their ports (straight to the descriptor: scripts wait for these

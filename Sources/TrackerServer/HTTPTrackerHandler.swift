@@ -66,7 +66,7 @@ final class HTTPTrackerHandler: ChannelInboundHandler {
     }
 
     private func announce(_ query: Query, from remote: SocketAddress?) -> ByteBuffer {
-        guard let hashBytes = query.bytes("info_hash"), let infoHash = SHA1Hash(bytes: hashBytes), hashBytes.count == 20 else {
+        guard let infoHash = query.bytes("info_hash").flatMap(SHA1Hash.init(bytes:)) else {
             return refuse("info_hash must be 20 bytes")
         }
         guard let peerID = query.bytes("peer_id"), peerID.count == 20 else { return refuse("peer_id must be 20 bytes") }
@@ -106,7 +106,7 @@ final class HTTPTrackerHandler: ChannelInboundHandler {
     }
 
     private func scrape(_ query: Query) -> ByteBuffer {
-        let hashes = query.all("info_hash").compactMap { $0.count == 20 ? SHA1Hash(bytes: $0) : nil }
+        let hashes = query.all("info_hash").compactMap(SHA1Hash.init(bytes:))
         guard !hashes.isEmpty else { return refuse("a scrape names the torrents it asks about; full scrapes are not offered") }
         guard hashes.count <= Self.maxScrapeHashes else { return refuse("at most \(Self.maxScrapeHashes) torrents per scrape") }
         server.counters.httpScrapes.add(1, ordering: .relaxed)

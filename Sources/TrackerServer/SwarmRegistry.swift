@@ -270,19 +270,5 @@ struct SwarmRegistry {
     var totals: (seeders: Int, leechers: Int) { (seederCount, peerCount - seederCount) }
 }
 
-/// SplitMix64: a fast generator for choosing where a reply starts. `SystemRandomNumberGenerator` costs a
-/// getrandom system call per number, which showed in the UDP announce path; nothing here needs secrecy.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Runs `body` on a value in place and returns its result (keeps dictionary values from being copied).
 private func modify<Value, Result>(_ value: inout Value, _ body: (inout Value) -> Result) -> Result { body(&value) }

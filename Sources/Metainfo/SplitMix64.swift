@@ -1,0 +1,14 @@
+/// SplitMix64: a small, fast, seedable generator, for the piece picker's tie-breaks (reproducible in tests) and
+/// the tracker's choice of where a reply starts (`SystemRandomNumberGenerator` costs a getrandom system call
+/// per number). Nothing that uses it needs secrecy.
+package struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
