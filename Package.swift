@@ -79,6 +79,7 @@ let package = Package(
         ]),
         .testTarget(name: "EngineTests", dependencies: [
             "Engine",
+            "NIOSupport",
             "TrackerServer",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -54,6 +54,7 @@ final class SessionContext: Sendable {
 public final class Session: Sendable {
     let context: SessionContext
     private let torrents = Mutex<[SHA1Hash: Torrent]>([:])
+    private let fetches = Mutex<[SHA1Hash: MetadataFetch]>([:])
 
     public init(settings: SessionSettings, peerID: PeerID = .shoal()) {
         context = SessionContext(settings: settings, peerID: peerID)
@@ -95,6 +96,22 @@ public final class Session: Sendable {
         return torrent
     }
 
+    /// Starts fetching a magnet link's metadata; call ``MetadataFetch/run()`` for the torrent, then ``add(_:storage:verified:options:)``
+    /// it. Peers that connect in for the link's info-hash meanwhile are asked too.
+    public func fetchMetadata(_ magnet: MagnetLink, options: MetadataFetch.Options = MetadataFetch.Options()) throws(AddError) -> MetadataFetch {
+        guard let infoHash = magnet.infoHashes.wire else { throw AddError(description: "the magnet link has no info-hash") }
+        let fetch = MetadataFetch(magnet: magnet, infoHash: infoHash, options: options, context: context) { [weak self] in
+            self?.fetches.withLock { _ = $0.removeValue(forKey: infoHash) }
+        }
+        let added = fetches.withLock { fetches in
+            guard fetches[infoHash] == nil, torrent(for: infoHash) == nil else { return false }
+            fetches[infoHash] = fetch
+            return true
+        }
+        guard added else { throw AddError(description: "the torrent \(infoHash) is already in the session") }
+        return fetch
+    }
+
     /// The torrent with this (wire) info-hash, if the session has it.
     public func torrent(for infoHash: SHA1Hash) -> Torrent? { torrents.withLock { $0[infoHash] } }
 
@@ -125,15 +142,20 @@ public final class Session: Sendable {
     public func accept(on listener: PeerListener) async {
         await listener.serve(
             maxConnections: settings.connections.maxTotal,
-            answer: { handshake in self.torrent(for: handshake.infoHash)?.handshake },
+            answer: { handshake in
+                self.torrent(for: handshake.infoHash)?.handshake ?? self.fetches.withLock { $0[handshake.infoHash]?.handshake }
+            },
             permits: { [context] address in
                 let settings = context.settings
                 guard settings.connections.acceptIncoming else { return false }
                 return address.map(settings.peers.permits) ?? false
             },
             handler: { link, name in
-                guard let torrent = self.torrent(for: link.remote.infoHash) else { return }
-                await torrent.serve(link, name: name)
+                if let torrent = self.torrent(for: link.remote.infoHash) {
+                    await torrent.serve(link, name: name)
+                } else if let fetch = self.fetches.withLock({ $0[link.remote.infoHash] }) {
+                    await fetch.serve(link, name: name)
+                }
             })
     }
 }

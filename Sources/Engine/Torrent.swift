@@ -72,22 +72,10 @@ public final class Torrent: Sendable {
     /// Each tracker's state now, in tier order.
     public var trackers: [TrackerStatus] { trackerStatus.withLock { $0 } }
 
-    /// Adds peers to connect to (from the user, and later trackers and the DHT).
+    /// Adds peers to connect to (from the user, trackers, the DHT, PEX and LSD).
     public func addPeers(_ peers: [(host: String, port: Int)]) {
-        core.withLock { core in
-            // Trackers keep naming peers: past the bound, peers that failed for good make room, then new ones wait.
-            if core.candidates.count + peers.count > Self.maxCandidates {
-                core.candidates = core.candidates.filter { $0.value.connected || $0.value.failures < Self.maxFailures }
-            }
-            for peer in peers where core.candidates.count < Self.maxCandidates {
-                let name = peerName(host: peer.host, port: peer.port)
-                if core.candidates[name] == nil { core.candidates[name] = Candidate(host: peer.host, port: peer.port) }
-            }
-        }
+        core.withLock { $0.candidates.add(peers) }
     }
-
-    /// The most peers a torrent remembers to connect to (libtorrent's `max_peerlist_size` is 3000).
-    static let maxCandidates = 3000
 
     /// Changes priorities while running: per file, in torrent order.
     public func setFilePriorities(_ priorities: [PiecePriority]) {
@@ -102,17 +90,6 @@ public final class Torrent: Sendable {
         }
         for peer in peers { peer.sender.close() }
     }
-}
-
-/// A peer we may connect to.
-struct Candidate {
-    let host: String
-    let port: Int
-    var failures = 0
-    var connected = false
-    var nextTry: ContinuousClock.Instant = .now
-    /// Whether the latest attempt got through the handshake.
-    var reached = false
 }
 
 /// A connection as the rest of the torrent sees it: how to reach its task, and what the choker needs.

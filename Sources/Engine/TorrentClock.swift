@@ -44,11 +44,9 @@ extension Torrent {
         core.withLock { core in
             if core.remaining == 0, options.stopWhenComplete { return true }
             guard options.stopWhenPeersRunOut, core.peers.isEmpty, core.halfOpen == 0 else { return false }
-            return !core.candidates.values.contains { $0.failures < Self.maxFailures || $0.connected }
+            return core.candidates.exhausted
         }
     }
-
-    static let maxFailures = 3
 
     /// Known peers to connect to now, within the per-torrent, session and half-open limits.
     private func takeConnectable() -> [Candidate] {
@@ -57,21 +55,11 @@ extension Torrent {
         let sessionRoom = settings.connections.maxTotal - context.connectionCount
         return core.withLock { core in
             guard !core.stopped, core.remaining > 0 || settings.seeding else { return [] }
-            var room = min(settings.connections.maxPerTorrent - core.peers.count - core.halfOpen, sessionRoom - core.halfOpen,
+            let room = min(settings.connections.maxPerTorrent - core.peers.count - core.halfOpen, sessionRoom - core.halfOpen,
                            settings.connections.maxHalfOpen - core.halfOpen)
-            var picked: [Candidate] = []
-            for (name, candidate) in core.candidates where room > 0 && !candidate.connected
-                && candidate.failures < Self.maxFailures && candidate.nextTry <= now {
-                guard let address = IPAddress(candidate.host), settings.peers.permits(address), !core.banned.contains(address) else {
-                    // Blocked, or not an address: never tried.
-                    core.candidates[name]?.failures = Self.maxFailures
-                    continue
-                }
-                core.candidates[name]?.connected = true
-                core.halfOpen += 1
-                room -= 1
-                picked.append(candidate)
-            }
+            let banned = core.banned
+            let picked = core.candidates.take(room: room, now: now) { settings.peers.permits($0) && !banned.contains($0) }
+            core.halfOpen += picked.count
             return picked
         }
     }
@@ -79,14 +67,13 @@ extension Torrent {
     /// One outgoing connection, from connecting to its end.
     private func connect(_ candidate: Candidate) async {
         let name = peerName(host: candidate.host, port: candidate.port)
-        core.withLock { $0.candidates[name]?.reached = false }
         var ourselves = false
         do {
             let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)
             ourselves = link.remote.peerID == context.peerID
             core.withLock { core in
                 core.halfOpen -= 1
-                core.candidates[name]?.reached = true
+                core.candidates.reached(name)
             }
             await serve(link, name: name)
             link.close()
@@ -96,13 +83,8 @@ extension Torrent {
         core.withLock { core in
             let handshaken = core.candidates[name]?.reached ?? false
             if !handshaken { core.halfOpen -= 1 }
-            guard var candidate = core.candidates[name] else { return }
-            candidate.connected = false
-            // A peer that worked is tried again soon; one that fails, less and less often.
-            candidate.failures = handshaken ? candidate.failures : candidate.failures + 1
-            if handshaken, core.remaining == 0 || ourselves { candidate.failures = Self.maxFailures }
-            candidate.nextTry = .now + .seconds(5 << min(candidate.failures, 6))
-            core.candidates[name] = candidate
+            // A seed has nothing more for us, and a connection to ourselves never will.
+            core.candidates.ended(name, giveUp: core.remaining == 0 || ourselves)
         }
     }
 

@@ -38,8 +38,10 @@ extension Torrent {
                                         totalSize: info.pieceSpaceSize, fastExtension: link.remote.extensions.contains(.fast))
         var opening: [PeerMessage] = []
         if link.remote.extensions.contains(.extensionProtocol) {
-            let ours = ExtensionHandshake(listenPort: context.listenPort.map { UInt16($0) }, client: "Shoal 0.1.0",
-                                          yourIP: link.ip?.bytes, requestQueueLength: state.limits.maxIncomingRequests)
+            let ours = ExtensionHandshake(messages: [ExtensionMessage.metadata.rawValue: ExtensionMessage.metadata.localID],
+                                          listenPort: context.listenPort.map { UInt16($0) }, client: MetadataFetch.clientName,
+                                          yourIP: link.ip?.bytes, requestQueueLength: state.limits.maxIncomingRequests,
+                                          metadataSize: info.rawBytes.count)
             opening.append(.extended(id: 0, payload: ByteBuffer(bytes: ours.encoded())))
         }
         let (have, announced) = core.withLock { ($0.picker.verified, $0.haveLog.count) }
@@ -97,9 +99,12 @@ extension Torrent {
                     batch.interested = interested
                 case .extended(id: 0, let payload):
                     // A malformed extension handshake is the peer's problem, not a reason to hang up.
-                    if let theirs = try? ExtensionHandshake(payload: payload), let queue = theirs.requestQueueLength {
-                        view.queueLimit = max(1, queue)
+                    if let theirs = try? ExtensionHandshake(payload: payload) {
+                        if let queue = theirs.requestQueueLength { view.queueLimit = max(1, queue) }
+                        view.metadataID = theirs.messages[ExtensionMessage.metadata.rawValue] ?? 0
                     }
+                case .extended(id: ExtensionMessage.metadata.localID, let payload):
+                    if let reply = answerMetadata(payload, view: view) { replies.append(reply) }
                 case .reply(let message):
                     replies.append(message)
                 case .hashRequested(let request):
@@ -114,6 +119,22 @@ extension Torrent {
         for peer in step.wake where peer !== handle { peer.sender.wake() }
         if step.rechoke { rechoke() }
         return (replies + step.messages, step.serve)
+    }
+
+    /// The answer to a peer's `ut_metadata` message: a piece of the info dictionary for a request, nothing for
+    /// anything else (or anything malformed: metadata is a courtesy, not a reason to hang up). A peer gets each
+    /// piece a few times at most, so asking again and again cannot make us upload without end.
+    private func answerMetadata(_ payload: ByteBuffer, view: PeerView) -> PeerMessage? {
+        guard view.metadataID != 0, case .request(let piece)? = try? MetadataMessage(parsing: Array(payload.readableBytesView)) else {
+            return nil
+        }
+        let info = metainfo.info.rawBytes
+        let pieces = (info.count + MetadataMessage.pieceSize - 1) / MetadataMessage.pieceSize
+        guard view.metadataServed < 4 * pieces else {
+            return MetadataFetch.metadataMessage(.reject(piece: piece), id: view.metadataID)
+        }
+        view.metadataServed += 1
+        return MetadataFetch.metadataMessage(.answer(piece, from: info), id: view.metadataID)
     }
 
     /// Reads the blocks the last step said to serve and appends them (or rejects) to `outgoing`. Returns the

@@ -14,6 +14,10 @@ final class PeerView {
     var interestCheckedAt = (haves: -1, priorities: -1)
     /// The most requests the peer takes at once (its `reqq`).
     var queueLimit = 250
+    /// The extended message id the peer takes `ut_metadata` messages under; 0 when it does not.
+    var metadataID: UInt8 = 0
+    /// Metadata pieces sent to the peer.
+    var metadataServed = 0
 
     init(pieceCount: Int) { pieces = Bitfield(count: pieceCount) }
 
@@ -64,7 +68,7 @@ struct TorrentCore {
     /// Hash-check failures blamed on each address, and the addresses refused for them.
     var strikes: [IPAddress: Int] = [:]
     var banned: Set<IPAddress> = []
-    var candidates: [String: Candidate] = [:]
+    var candidates = PeerCandidates()
     var halfOpen = 0
     var downloaded: Int64 = 0
     var uploaded: Int64 = 0

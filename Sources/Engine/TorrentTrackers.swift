@@ -84,7 +84,7 @@ extension Torrent {
             for end in ends {
                 group.addTask {
                     for event in (end.owesCompleted ? [.completed] : []) + [AnnounceEvent.stopped] {
-                        _ = try? await self.announce(end.url, self.announceRequest(event: event, trackerID: end.trackerID), timeout: timeout,
+                        _ = try? await self.context.announce(end.url, self.announceRequest(event: event, trackerID: end.trackerID), timeout: timeout,
                                                      attempts: 1)
                     }
                 }
@@ -124,7 +124,7 @@ extension Torrent {
                     updateTracker(url) { $0.state = .announcing; $0.nextAnnounceIn = nil }
                     let request = announceRequest(event: event, trackerID: trackerIDs[url])
                     do {
-                        let response = try await announce(url, request)
+                        let response = try await context.announce(url, request)
                         let settings = context.settings.trackers
                         let interval = max(response.interval, response.minInterval ?? 0, Int(settings.minimumInterval.components.seconds))
                         next = .now + .seconds(interval)
@@ -175,20 +175,6 @@ extension Torrent {
                                trackerID: trackerID)
     }
 
-    private func announce(_ url: String, _ request: AnnounceRequest, timeout: Duration? = nil,
-                          attempts: Int? = nil) async throws(TrackerError) -> AnnounceResponse {
-        let settings = context.settings.trackers
-        switch try TrackerURL(url).scheme {
-        case .http, .https:
-            return try await HTTPTrackerClient(timeout: timeout ?? settings.timeout).announce(url, request)
-        case .udp:
-            var configuration = UDPTrackerClient.Configuration()
-            configuration.retransmitBase = timeout ?? settings.timeout
-            configuration.attempts = attempts ?? configuration.attempts
-            return try await context.udpTrackers.announce(url, request, configuration: configuration)
-        }
-    }
-
     /// Changes a tracker's status and, unless `announcing` is false, tells the user.
     private func updateTracker(_ url: String, announcing: Bool = true, _ change: (inout TrackerStatus) -> Void) {
         let updated = trackerStatus.withLock { list -> TrackerStatus? in
@@ -197,5 +183,23 @@ extension Torrent {
             return list[index]
         }
         if announcing, let updated { emit.yield(.tracker(updated)) }
+    }
+}
+
+extension SessionContext {
+    /// One announce to one tracker, by its scheme; `timeout` and `attempts` override the session's settings
+    /// (a last `stopped` is a short, single try).
+    func announce(_ url: String, _ request: AnnounceRequest, timeout: Duration? = nil,
+                  attempts: Int? = nil) async throws(TrackerError) -> AnnounceResponse {
+        let settings = settings.trackers
+        switch try TrackerURL(url).scheme {
+        case .http, .https:
+            return try await HTTPTrackerClient(timeout: timeout ?? settings.timeout).announce(url, request)
+        case .udp:
+            var configuration = UDPTrackerClient.Configuration()
+            configuration.retransmitBase = timeout ?? settings.timeout
+            configuration.attempts = attempts ?? configuration.attempts
+            return try await udpTrackers.announce(url, request, configuration: configuration)
+        }
     }
 }

@@ -18,6 +18,16 @@ public struct PeerAddress: Sendable, Hashable, Comparable, CustomStringConvertib
         return "\(ip):\(port)"
     }
 
+    /// Reads `host:port` as ``description`` writes it (an IPv6 host in brackets, or bare); the host must be
+    /// an address, not a name, and the port 1 to 65535.
+    public init?(parsing text: some StringProtocol) {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard let ip = IPAddress(String(host)) else { return nil }
+        self.init(ip: ip, port: port)
+    }
+
     public static func < (lhs: PeerAddress, rhs: PeerAddress) -> Bool { (lhs.ip, lhs.port) < (rhs.ip, rhs.port) }
 
     /// Splits a compact list of `width`-byte entries (6 for IPv4, 18 for IPv6), keeping at most `limit`.

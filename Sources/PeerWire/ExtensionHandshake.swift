@@ -2,6 +2,29 @@ import Bencode
 import Metainfo
 import NIOCore
 
+/// The BEP 10 extensions Shoal speaks, by the names the handshake's `m` dictionary gives them.
+public enum ExtensionMessage: String, Sendable, CaseIterable {
+    /// BEP 11 peer exchange.
+    case peerExchange = "ut_pex"
+    /// BEP 9 metadata exchange.
+    case metadata = "ut_metadata"
+
+    /// The extended message id under which Shoal asks peers to send this extension (the ids libtorrent uses,
+    /// which some clients assume).
+    public var localID: UInt8 {
+        switch self {
+        case .peerExchange: 1
+        case .metadata: 2
+        }
+    }
+
+    /// The extension a message received with extended id `id` belongs to, by our own ids.
+    public init?(localID id: UInt8) {
+        guard let found = Self.allCases.first(where: { $0.localID == id }) else { return nil }
+        self = found
+    }
+}
+
 /// The BEP 10 extension handshake: extended message 0, a bencoded dictionary saying which extension
 /// messages a peer speaks (and under which ids) and a few facts about it.
 public struct ExtensionHandshake: Sendable, Hashable {

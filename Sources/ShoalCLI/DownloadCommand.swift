@@ -5,17 +5,18 @@ import Shoal
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Download a torrent (a file or an http(s) URL of one) from the peers its trackers name, those given with --peer, and those that connect in (DHT and magnet links come later).",
+        abstract: "Download a torrent (a file, an http(s) URL of one, or a magnet link) from the peers its trackers name, those given with --peer, and those that connect in.",
         discussion: """
             Announces to every tracker of the torrent (BEP 12 tiers) and those given with --tracker. Peers may also \
-            connect in on --port. With --seed it keeps uploading once complete, until interrupted.
+            connect in on --port. A magnet link's metadata is fetched first from the peers of its x.pe, its trackers \
+            (tr) and --peer (BEP 9); its so (BEP 53) selects files unless --files is given. With --seed it keeps uploading once complete, until interrupted.
             Ctrl-C stops cleanly; running the same command again resumes. \
             Exit status: 0 when every selected file is downloaded and verified, 1 if peers ran out or it was \
             interrupted first (peers run out only without trackers), 2 on unusable input.
             """
     )
 
-    @Argument(help: "A .torrent file, or an http(s) URL of one.")
+    @Argument(help: "A .torrent file, an http(s) URL of one, or a magnet link.")
     var source: String
 
     @Option(name: .shortAndLong, help: "The download folder (default: the current folder).")
@@ -33,11 +34,26 @@ struct DownloadCommand: AsyncParsableCommand {
     @OptionGroup var peerOptions: PeerOptions
 
     func run() async throws {
-        if source.lowercased().hasPrefix("magnet:") {
-            throw Terminal.badInput("magnet links need metadata exchange (BEP 9), which Shoal does not have yet; use a .torrent file")
-        }
-        let torrent = isWebURL(source) ? try await fetchTorrent(source) : try loadTorrent(source)
         let settings = try peerOptions.settings(seeding: seed)
+        let extraTrackers = try peerOptions.extraTrackers()
+        var peers = try parsePeers(peerOptions.peers)
+        let magnet: MagnetLink?
+        if source.lowercased().hasPrefix("magnet:") {
+            do { magnet = try MagnetLink(parsing: source) } catch { throw Terminal.badInput("\(error)") }
+        } else {
+            magnet = nil
+        }
+        let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: false)
+        let torrent: Metainfo
+        if var magnet {
+            magnet.trackers += extraTrackers
+            let announces = settings.trackers.enabled && !magnet.trackers.isEmpty
+            let fetched = try await fetchMetadata(magnet, node: node, peers: peers, stopWhenPeersRunOut: !announces)
+            torrent = fetched.torrent
+            peers += fetched.peers
+        } else {
+            torrent = isWebURL(source) ? try await fetchTorrent(source) : try loadTorrent(source)
+        }
         let info = torrent.info
         let backend = FileStorage(root: output, files: info.files)
         let storage = PieceStorage(layout: StorageLayout(info), backend: backend)
@@ -45,18 +61,18 @@ struct DownloadCommand: AsyncParsableCommand {
         var options = TorrentOptions()
         options.sequential = sequential
         options.stopWhenComplete = !seed
-        options.extraTrackers = try peerOptions.extraTrackers()
+        // A magnet link's torrent already lists them.
+        options.extraTrackers = magnet == nil ? extraTrackers : []
         // With trackers, more peers may come at any announce: only the user ends the wait.
         let announces = settings.trackers.enabled && !(torrent.trackers.isEmpty && options.extraTrackers.isEmpty)
         options.stopWhenPeersRunOut = !seed && !announces
         options.resumeFile = resumeFile(for: torrent)
-        if let files { options.filePriorities = try selectFiles(files, of: info) }
+        options.filePriorities = try files.map { list throws(ExitCode) in try selectFiles(list, of: info) } ?? magnet?.selectedFiles(of: info)
 
         let verified = try await startingPieces(torrent, storage, resumeFile: options.resumeFile)
-        let runner = TorrentRunner(metainfo: torrent, storage: storage, settings: settings, options: options,
-                                   peers: try parsePeers(peerOptions.peers), serveTracker: peerOptions.serveTracker, listeningRequired: false,
-                                   finishedMessage: "download complete")
-        let result = try await runner.run(verified: verified)
+        let runner = TorrentRunner(metainfo: torrent, storage: storage, options: options, peers: peers, finishedMessage: "download complete")
+        let result = try await runner.run(on: node, verified: verified)
+        await node.close()
         // Empty files hold no piece, so nothing above creates them.
         for (index, file) in info.files.enumerated() where file.length == 0 && !file.isPadding
             && options.filePriorities.map({ $0[index] != .skip }) ?? true {

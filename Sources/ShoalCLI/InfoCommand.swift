@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Shoal
 
-struct InfoCommand: ParsableCommand {
+struct InfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Show what a torrent file or magnet link describes."
@@ -14,8 +14,32 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print one JSON object (name, totalSize, pieceLength, pieceCount, infoHashV1, infoHashV2, private, files, trackers, webSeeds, magnet).")
     var json = false
 
-    func run() throws {
-        let summary = TorrentSummary(try loadSource(source))
+    @Flag(help: "For a magnet link: fetch its metadata from peers (its x.pe and trackers, and --peer) and show the whole torrent.")
+    var fetch = false
+
+    @Option(name: .customLong("peer"), help: "With --fetch: a peer to ask, as HOST:PORT; repeat for more.")
+    var peers: [String] = []
+
+    @Option(help: "With --fetch: the port to accept peers on (0 picks a free one).")
+    var port: Int = 0
+
+    @Flag(help: "With --fetch: announce to no tracker.")
+    var noTrackers = false
+
+    func run() async throws {
+        var source = try loadSource(self.source)
+        if fetch {
+            guard case .magnet(let magnet) = source else { throw Terminal.badInput("--fetch is for magnet links; a torrent file holds its metadata") }
+            var settings = SessionSettings()
+            settings.listenPort = port
+            settings.trackers.enabled = !noTrackers
+            let node = try await Node.start(settings: settings, serveTracker: nil, listeningRequired: false, reportPort: false)
+            let announces = settings.trackers.enabled && !magnet.trackers.isEmpty
+            let fetched = try await fetchMetadata(magnet, node: node, peers: try parsePeers(peers), stopWhenPeersRunOut: !announces)
+            await node.close()
+            source = .torrent(fetched.torrent)
+        }
+        let summary = TorrentSummary(source)
         if json {
             try printJSON(summary)
         } else {

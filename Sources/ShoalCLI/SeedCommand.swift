@@ -31,10 +31,11 @@ struct SeedCommand: AsyncParsableCommand {
         var options = TorrentOptions()
         options.filePriorities = [PiecePriority](repeating: .skip, count: info.files.count)
         options.extraTrackers = try peerOptions.extraTrackers()
-        let runner = TorrentRunner(metainfo: torrent, storage: storage, settings: settings, options: options,
-                                   peers: try parsePeers(peerOptions.peers), serveTracker: peerOptions.serveTracker, listeningRequired: true,
-                                   finishedMessage: nil)
-        let stats = try await runner.run(verified: have).stats
+        let peers = try parsePeers(peerOptions.peers)
+        let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: true)
+        let runner = TorrentRunner(metainfo: torrent, storage: storage, options: options, peers: peers, finishedMessage: nil)
+        let stats = try await runner.run(on: node, verified: have).stats
+        await node.close()
         var summary = "uploaded \(formatBytes(stats.uploaded))"
         if stats.hashRequestsAnswered + stats.hashRequestsRefused > 0 {
             summary += "; answered \(stats.hashRequestsAnswered) hash requests, refused \(stats.hashRequestsRefused)"

@@ -9,19 +9,68 @@ import Foundation
 import Shoal
 import Synchronization
 
-/// Runs one torrent in a session for `download` and `seed`: listens, connects to the given peers, shows
-/// progress (a live line on a terminal, log lines otherwise) and stops cleanly on Ctrl-C or SIGTERM,
-/// leaving resume data behind.
+/// The session a `download`, `seed` or `info --fetch` runs in: listening for peers (and answering them) from
+/// the start, so a magnet link's metadata and then its data come through the same port, and optionally a
+/// tracker in the same process.
+final class Node: Sendable {
+    let session: Session
+    private let tracker: TrackerServer?
+    private let accepting: Task<Void, Never>?
+
+    private init(session: Session, tracker: TrackerServer?, accepting: Task<Void, Never>?) {
+        self.session = session
+        self.tracker = tracker
+        self.accepting = accepting
+    }
+
+    /// Starts the session: the tracker asked for, then the listening port. `listeningRequired` makes a port
+    /// that cannot be bound an error (seeding); otherwise the node only connects out. `reportPort` prints the
+    /// port bound on stdout, for scripts.
+    static func start(settings: SessionSettings, serveTracker: Int?, listeningRequired: Bool,
+                      reportPort: Bool = true) async throws(ExitCode) -> Node {
+        let session = Session(settings: settings)
+        let tracker = serveTracker.map { _ in TrackerServer() }
+        if let tracker, let serveTracker {
+            do { try await startTracker(tracker, host: nil, httpPort: serveTracker, udpPort: serveTracker) } catch {
+                tracker.close()
+                throw error
+            }
+        }
+        var listener: PeerListener?
+        do {
+            listener = try await session.listen(port: settings.listenPort)
+        } catch {
+            if listeningRequired {
+                tracker?.close()
+                Terminal.error("cannot listen on port \(settings.listenPort): \(error)")
+                throw ExitCode.failure
+            }
+            Terminal.warning("cannot listen on port \(settings.listenPort) (\(error)); only connecting out")
+        }
+        if let listener, reportPort {
+            // Written straight to the descriptor: scripts wait for this line, and stdout may be a buffered pipe.
+            FileHandle.standardOutput.write(Data("listening on port \(listener.port)\n".utf8))
+        }
+        let accepting = listener.map { listener in Task { await session.accept(on: listener) } }
+        return Node(session: session, tracker: tracker, accepting: accepting)
+    }
+
+    /// Stops accepting peers and closes the tracker.
+    func close() async {
+        accepting?.cancel()
+        await accepting?.value
+        tracker?.close()
+    }
+}
+
+/// Runs one torrent in a ``Node`` for `download` and `seed`: connects to the given peers, shows progress (a
+/// live line on a terminal, log lines otherwise) and stops cleanly on Ctrl-C or SIGTERM, leaving resume data
+/// behind.
 struct TorrentRunner {
     let metainfo: Metainfo
     let storage: PieceStorage
-    let settings: SessionSettings
     let options: TorrentOptions
     let peers: [(host: String, port: Int)]
-    /// Run a tracker in this process on this port (HTTP and UDP).
-    let serveTracker: Int?
-    /// Whether failing to bind the port ends the run (seeding) or only means no incoming peers (downloading).
-    let listeningRequired: Bool
     /// What to say when every wanted piece is verified (nil: nothing).
     let finishedMessage: String?
 
@@ -32,41 +81,15 @@ struct TorrentRunner {
         case interrupted(Int32)
     }
 
-    func run(verified: Bitfield) async throws(ExitCode) -> (outcome: Outcome, verified: Bitfield, stats: TorrentStats) {
-        let session = Session(settings: settings)
+    func run(on node: Node, verified: Bitfield) async throws(ExitCode) -> (outcome: Outcome, verified: Bitfield, stats: TorrentStats) {
         let torrent: Torrent
-        do { torrent = try session.add(metainfo, storage: storage, verified: verified, options: options) } catch {
+        do { torrent = try node.session.add(metainfo, storage: storage, verified: verified, options: options) } catch {
             throw Terminal.badInput("\(error)")
         }
         torrent.addPeers(peers)
-        let tracker = serveTracker.map { _ in TrackerServer() }
-        defer { tracker?.close() }
-        if let tracker, let serveTracker {
-            try await startTracker(tracker, host: nil, httpPort: serveTracker, udpPort: serveTracker)
-        }
-        var listener: PeerListener?
-        do {
-            listener = try await session.listen(port: settings.listenPort)
-        } catch {
-            if listeningRequired {
-                Terminal.error("cannot listen on port \(settings.listenPort): \(error)")
-                throw ExitCode.failure
-            }
-            Terminal.warning("cannot listen on port \(settings.listenPort) (\(error)); only connecting out")
-        }
-        if let listener {
-            // Written straight to the descriptor: scripts wait for this line, and stdout may be a buffered pipe.
-            FileHandle.standardOutput.write(Data("listening on port \(listener.port)\n".utf8))
-        }
         let interrupt = SignalWatch { torrent.stop() }
         let reporter = Task { await Reporter(finishedMessage: finishedMessage).show(torrent.events) }
-        await withTaskGroup(of: Void.self) { group in
-            if let listener {
-                group.addTask { await session.accept(on: listener) }
-            }
-            await torrent.run()
-            group.cancelAll()
-        }
+        await torrent.run()
         await reporter.value
         let signal = interrupt.cancel()
         let outcome: Outcome = if let signal { .interrupted(signal) } else if torrent.isComplete { .complete } else { .incomplete }
@@ -132,6 +155,7 @@ struct Reporter {
                 line("piece \(piece) failed its hash check (from \(senders.joined(separator: ", "))); fetching it again")
             case .finished: if let finishedMessage { line(finishedMessage) }
             case .error(let message): line("error: \(message)")
+            case .metadataReceived(let size, let peer): line("metadata received from \(peer) (\(formatBytes(Int64(size))))")
             case .tracker(let status): if let text = Self.describe(status) { line(text) }
             case .stats(let stats):
                 if live {

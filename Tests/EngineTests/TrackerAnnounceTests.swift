@@ -43,11 +43,11 @@ import TrackerServer
         let torrent = try session.add(metainfo, storage: PieceStorage(layout: StorageLayout(metainfo.info), backend: MemoryStorage()),
                                       verified: Bitfield(count: metainfo.info.pieceCount))
         torrent.addPeers((0..<5000).map { (host: "10.0.\($0 / 250).\($0 % 250)", port: 6881) })
-        #expect(torrent.core.withLock { $0.candidates.count } == Torrent.maxCandidates)
+        #expect(torrent.core.withLock { $0.candidates.count } == PeerCandidates.maxCount)
         torrent.core.withLock { core in
-            for name in Array(core.candidates.keys.prefix(100)) { core.candidates[name]?.failures = Torrent.maxFailures }
+            for name in Array(core.candidates.names.prefix(100)) { core.candidates[name]?.failures = PeerCandidates.maxFailures }
         }
         torrent.addPeers([(host: "10.9.9.9", port: 1)])
-        #expect(torrent.core.withLock { $0.candidates.count } == Torrent.maxCandidates - 99)
+        #expect(torrent.core.withLock { $0.candidates.count } == PeerCandidates.maxCount - 99)
     }
 }
