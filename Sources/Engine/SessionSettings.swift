@@ -57,7 +57,20 @@ public struct SessionSettings: Sendable, Hashable {
         public init() {}
     }
 
+    /// Which ways of finding peers without a tracker the session uses. Private torrents (BEP 27) use none of
+    /// them, whatever these say.
+    public struct Discovery: Sendable, Hashable {
+        /// Peer exchange (BEP 11) with connected peers. Default true.
+        public var peerExchange = true
+        /// The DHT (BEP 5). Default true.
+        public var dht = true
+        /// Local service discovery (BEP 14). Default true.
+        public var localDiscovery = true
+        public init() {}
+    }
+
     public var connections = Connections()
+    public var discovery = Discovery()
     public var rates = Rates()
     public var peers = Peers()
     public var trackers = Trackers()

@@ -132,4 +132,9 @@ struct PeerControl {
     var awaitingBlocks = false
     /// It let requests sit for too long; its requests went to others.
     var snubbed = false
+    /// Where it accepts connections, when known: the address we connected to, or an incoming peer's address
+    /// with the port of its extension handshake. Only such peers are passed on by peer exchange.
+    var listenAddress: PeerAddress?
+    /// What peer exchange says of it.
+    var exchangeFlags: PeerExchangeFlags = []
 }

@@ -24,6 +24,8 @@ extension Torrent {
                     if second % 10 == 0 || core.withLock({ $0.rechokeWanted }) { rechoke() }
                     if second % 30 == 29 { saveResumeData() }
                     emit.yield(.stats(stats))
+                    // Connections look whether peer exchange news is due even when their peers are quiet.
+                    if second % 5 == 0, usesPeerExchange { wakeAll() }
                 }
                 if shouldStop() { break }
                 tick += 1
@@ -75,7 +77,7 @@ extension Torrent {
                 core.halfOpen -= 1
                 core.candidates.reached(name)
             }
-            await serve(link, name: name)
+            await serve(link, name: name, reachable: PeerAddress(parsing: name))
             link.close()
         } catch {
             emit.yield(.peerDisconnected(name, reason: "\(error)"))
@@ -86,6 +88,10 @@ extension Torrent {
             // A seed has nothing more for us, and a connection to ourselves never will.
             core.candidates.ended(name, giveUp: core.remaining == 0 || ourselves)
         }
+    }
+
+    private func wakeAll() {
+        for peer in core.withLock({ Array($0.peers.values) }) { peer.sender.wake() }
     }
 
     /// Every second: rates per peer and for the torrent, averaged over a few seconds.

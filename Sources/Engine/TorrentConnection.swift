@@ -4,8 +4,9 @@ import PeerWire
 import Storage
 
 extension Torrent {
-    /// Runs one handshaken connection until it ends, whoever opened it. `name` is the peer's address.
-    func serve(_ link: PeerLink, name: String) async {
+    /// Runs one handshaken connection until it ends, whoever opened it. `name` is the peer's address;
+    /// `reachable` is where we connected to it (nil for a peer that connected in).
+    func serve(_ link: PeerLink, name: String, reachable: PeerAddress? = nil) async {
         let ip = link.ip
         let maxPeers = context.settings.connections.maxPerTorrent
         // Trackers list us among the peers: both ends of a connection to ourselves close without a word.
@@ -13,6 +14,7 @@ extension Torrent {
         guard context.claimConnection() else { return }
         defer { context.releaseConnection() }
         guard let handle = core.withLock({ $0.register(name: name, ip: ip, sender: link.sender, maxPeers: maxPeers) }) else { return }
+        if let reachable { handle.control.withLock { $0.listenAddress = reachable; $0.exchangeFlags = .reachable } }
         emit.yield(.peerConnected(name, client: link.remote.peerID.azureusClient))
         let view = PeerView(pieceCount: metainfo.info.pieceCount)
         let reason: String
@@ -38,7 +40,9 @@ extension Torrent {
                                         totalSize: info.pieceSpaceSize, fastExtension: link.remote.extensions.contains(.fast))
         var opening: [PeerMessage] = []
         if link.remote.extensions.contains(.extensionProtocol) {
-            let ours = ExtensionHandshake(messages: [ExtensionMessage.metadata.rawValue: ExtensionMessage.metadata.localID],
+            var offered: [ExtensionMessage] = [.metadata]
+            if usesPeerExchange { offered.append(.peerExchange) }
+            let ours = ExtensionHandshake(messages: Dictionary(uniqueKeysWithValues: offered.map { ($0.rawValue, $0.localID) }),
                                           listenPort: context.listenPort.map { UInt16($0) }, client: MetadataFetch.clientName,
                                           yourIP: link.ip?.bytes, requestQueueLength: state.limits.maxIncomingRequests,
                                           metadataSize: info.rawBytes.count)
@@ -61,6 +65,7 @@ extension Torrent {
             let (messages, bytes) = try await link.receive(wait: waitForPeer)
             if bytes > 0 { await limits.received(bytes) }
             var (outgoing, requests) = try absorb(messages, peer: handle, view: view, state: &state)
+            if let exchange = peerExchangeMessage(for: handle, view: view) { outgoing.append(exchange) }
             await finisher.wait()
             let served = try serve(requests, state: &state, into: &outgoing)
             if served > 0 {
@@ -80,6 +85,7 @@ extension Torrent {
                         state: inout PeerConnectionState) throws -> (messages: [PeerMessage], serve: [BlockRequest]) {
         var batch = PeerBatch()
         var replies: [PeerMessage] = []
+        var discovered: [(host: String, port: Int)] = []
         for message in messages {
             for event in try state.received(message) {
                 switch event {
@@ -88,6 +94,7 @@ extension Torrent {
                     for piece in pieces { view.pieces[piece] = true }
                 case .peerHasAll:
                     batch.becameSeed = true
+                    handle.control.withLock { _ = $0.exchangeFlags.insert(.seed) }
                     view.isSeed = true
                 case .choked(let lost):
                     batch.released += lost
@@ -102,7 +109,15 @@ extension Torrent {
                     if let theirs = try? ExtensionHandshake(payload: payload) {
                         if let queue = theirs.requestQueueLength { view.queueLimit = max(1, queue) }
                         view.metadataID = theirs.messages[ExtensionMessage.metadata.rawValue] ?? 0
+                        view.peerExchangeID = theirs.messages[ExtensionMessage.peerExchange.rawValue] ?? 0
+                        if let port = theirs.listenPort, let ip = handle.ip {
+                            handle.control.withLock { control in
+                                if control.listenAddress == nil { control.listenAddress = PeerAddress(ip: ip, port: port) }
+                            }
+                        }
                     }
+                case .extended(id: ExtensionMessage.peerExchange.localID, let payload):
+                    discovered += receivePeerExchange(payload, from: handle.name, view: view)
                 case .extended(id: ExtensionMessage.metadata.localID, let payload):
                     if let reply = answerMetadata(payload, view: view) { replies.append(reply) }
                 case .reply(let message):
@@ -114,7 +129,10 @@ extension Torrent {
                 }
             }
         }
-        let step = core.withLock { $0.step(batch, handle: handle, view: view, state: &state) }
+        let step = core.withLock { core in
+            if !discovered.isEmpty { core.candidates.add(discovered) }
+            return core.step(batch, handle: handle, view: view, state: &state)
+        }
         for piece in step.completed { finisher.submit(piece) { [self] in complete($0) } }
         for peer in step.wake where peer !== handle { peer.sender.wake() }
         if step.rechoke { rechoke() }

@@ -18,6 +18,13 @@ final class PeerView {
     var metadataID: UInt8 = 0
     /// Metadata pieces sent to the peer.
     var metadataServed = 0
+    /// The extended message id the peer takes `ut_pex` messages under; 0 when it does not.
+    var peerExchangeID: UInt8 = 0
+    /// The reachable peers we told it we are connected to (BEP 11), and when we may tell it more.
+    var told: Set<PeerAddress> = []
+    var nextPeerExchange = ContinuousClock.now
+    /// When its latest `ut_pex` message came.
+    var lastPeerExchange: ContinuousClock.Instant?
 
     init(pieceCount: Int) { pieces = Bitfield(count: pieceCount) }
 

@@ -41,6 +41,11 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// Whether this is an IPv4 address (an IPv4-mapped IPv6 address is not: see ``unmapped``).
+    public var isV4: Bool {
+        if case .v4 = self { true } else { false }
+    }
+
     /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it carries; others unchanged.
     public var unmapped: IPAddress {
         if case .v6(let value) = self, value >> 32 == 0xffff { return .v4(UInt32(truncatingIfNeeded: value)) }

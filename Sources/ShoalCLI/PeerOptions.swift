@@ -39,6 +39,9 @@ struct PeerOptions: ParsableArguments {
     @Flag(help: "Announce to no tracker, not even the torrent's own.")
     var noTrackers = false
 
+    @Flag(help: "Exchange no peers with connected peers (BEP 11 peer exchange). Private torrents never do.")
+    var noPex = false
+
     @Option(help: "Seconds an HTTP announce may take, and the first wait for a UDP tracker's answer (doubled for each of 4 sends).")
     var trackerTimeout: Double = 15
 
@@ -65,6 +68,7 @@ struct PeerOptions: ParsableArguments {
         settings.rates.upload = try upRate.flatMap { rate throws(ExitCode) in try parseRate(rate, option: "--up-rate") }
         guard trackerTimeout > 0, trackerTimeout <= 3600 else { throw Terminal.badInput("--tracker-timeout takes 0 to 3600 seconds") }
         settings.trackers.enabled = !noTrackers
+        settings.discovery.peerExchange = !noPex
         settings.trackers.timeout = .milliseconds(Int(trackerTimeout * 1000))
         if let blockList { settings.peers.blocked = try loadFilter(blockList, option: "--block-list") }
         if let allowList { settings.peers.allowedOnly = try loadFilter(allowList, option: "--allow-list") }

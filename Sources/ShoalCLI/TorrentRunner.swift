@@ -155,6 +155,7 @@ struct Reporter {
                 line("piece \(piece) failed its hash check (from \(senders.joined(separator: ", "))); fetching it again")
             case .finished: if let finishedMessage { line(finishedMessage) }
             case .error(let message): line("error: \(message)")
+            case .peerExchange(let peer, let added, let dropped): line("peer exchange from \(peer): \(added) added, \(dropped) dropped")
             case .metadataReceived(let size, let peer): line("metadata received from \(peer) (\(formatBytes(Int64(size))))")
             case .tracker(let status): if let text = Self.describe(status) { line(text) }
             case .stats(let stats):

@@ -1,0 +1,43 @@
+@testable import Engine
+import Metainfo
+import PeerWire
+import Storage
+import Testing
+
+/// Peer exchange between sessions in one process over loopback.
+@Suite(.timeLimit(.minutes(2))) struct PeerExchangeTests {
+    @Test("A downloader told only of the seeder learns a second peer from it by peer exchange")
+    func learnsPeerThroughSeeder() async throws {
+        let data = TorrentTests.data(400_000, seed: 5)
+        let metainfo = try TorrentTests.torrent(of: data)
+        let seeder = try await TorrentTests.seeder(metainfo, contents: data, host: "127.0.0.1")
+        defer { seeder.task.cancel() }
+
+        // A slow downloader that listens and connects to the seeder: the seeder learns its listening port.
+        var settings = SessionSettings()
+        settings.rates.download = 2048
+        let slowSession = Session(settings: settings)
+        let slow = try slowSession.add(metainfo, storage: PieceStorage(layout: StorageLayout(metainfo.info), backend: MemoryStorage()),
+                                       verified: Bitfield(count: metainfo.info.pieceCount))
+        let slowListener = try await slowSession.listen(host: "127.0.0.1", port: 0)
+        slow.addPeers([(host: "127.0.0.1", port: seeder.port)])
+        let slowTask = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await slowSession.accept(on: slowListener) }
+                group.addTask { await slow.run() }
+                await group.waitForAll()
+            }
+        }
+        defer { slowTask.cancel() }
+        while slow.stats.peers == 0 { try await Task.sleep(for: .milliseconds(50)) }
+
+        let (torrent, storage, events) = try await TorrentTests.download(metainfo, from: [(host: "127.0.0.1", port: seeder.port)],
+                                                                         listenHost: "127.0.0.1")
+        #expect(torrent.isComplete)
+        #expect(storage.contents(of: FileIndex(0)) == data)
+        let exchanged = events.contains { if case .peerExchange("127.0.0.1:\(seeder.port)", added: 1, dropped: 0) = $0 { true } else { false } }
+        #expect(exchanged, "\(events.filter { if case .stats = $0 { false } else { true } })")
+        // It finishes before its next round of connections: the peer is a candidate by its listening port.
+        #expect(torrent.core.withLock { $0.candidates["127.0.0.1:\(slowListener.port)"] } != nil)
+    }
+}
