@@ -45,16 +45,23 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .target(name: "LocalDiscovery", dependencies: [
+            "Metainfo",
+            "NIOSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(name: "Engine", dependencies: [
             "Metainfo",
             "Storage",
             "PeerWire",
             "Tracker",
+            "LocalDiscovery",
             "NIOSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire", "Tracker", "TrackerServer", "Engine"]),
+        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire", "Tracker", "TrackerServer", "LocalDiscovery", "Engine"]),
         .executableTarget(name: "ShoalCLI", dependencies: [
             "Shoal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,6 +71,7 @@ let package = Package(
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire"]),
+        .testTarget(name: "LocalDiscoveryTests", dependencies: ["LocalDiscovery"]),
         .testTarget(name: "TrackerTests", dependencies: [
             "Tracker",
             "NIOSupport",

@@ -97,14 +97,16 @@ final class PeerHandle: Sendable {
     let id: Int
     let name: String
     let ip: IPAddress?
+    let peerID: PeerID
     let sender: PeerSender
     let connectedAt: ContinuousClock.Instant
     let control: Mutex<PeerControl>
 
-    init(id: Int, name: String, ip: IPAddress?, sender: PeerSender) {
+    init(id: Int, name: String, ip: IPAddress?, peerID: PeerID, sender: PeerSender) {
         self.id = id
         self.name = name
         self.ip = ip
+        self.peerID = peerID
         self.sender = sender
         connectedAt = .now
         control = Mutex(PeerControl())

@@ -13,7 +13,7 @@ extension Torrent {
         guard link.remote.peerID != context.peerID else { return }
         guard context.claimConnection() else { return }
         defer { context.releaseConnection() }
-        guard let handle = core.withLock({ $0.register(name: name, ip: ip, sender: link.sender, maxPeers: maxPeers) }) else { return }
+        guard let handle = core.withLock({ $0.register(name: name, ip: ip, peerID: link.remote.peerID, sender: link.sender, maxPeers: maxPeers) }) else { return }
         if let reachable { handle.control.withLock { $0.listenAddress = reachable; $0.exchangeFlags = .reachable } }
         emit.yield(.peerConnected(name, client: link.remote.peerID.azureusClient))
         let view = PeerView(pieceCount: metainfo.info.pieceCount)

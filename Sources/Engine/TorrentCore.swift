@@ -149,10 +149,10 @@ struct TorrentCore {
     // MARK: Connections
 
     /// Takes a connection in, unless its address is banned or the torrent is full or stopped.
-    mutating func register(name: String, ip: IPAddress?, sender: PeerSender, maxPeers: Int) -> PeerHandle? {
+    mutating func register(name: String, ip: IPAddress?, peerID: PeerID, sender: PeerSender, maxPeers: Int) -> PeerHandle? {
         guard !stopped, peers.count < maxPeers, !(ip.map(banned.contains) ?? false) else { return nil }
         nextPeerID += 1
-        let handle = PeerHandle(id: nextPeerID, name: name, ip: ip, sender: sender)
+        let handle = PeerHandle(id: nextPeerID, name: name, ip: ip, peerID: peerID, sender: sender)
         peers[handle.id] = handle
         return handle
     }

@@ -22,7 +22,8 @@ extension Torrent {
         guard view.peerExchangeID != 0, now >= view.nextPeerExchange, usesPeerExchange else { return nil }
         let current: [PeerAddress: PeerExchangeFlags] = core.withLock { core in
             var current: [PeerAddress: PeerExchangeFlags] = [:]
-            for peer in core.peers.values where peer !== handle {
+            // Not the peer itself, over another connection between us.
+            for peer in core.peers.values where peer !== handle && peer.peerID != handle.peerID {
                 let (address, flags) = peer.control.withLock { ($0.listenAddress, $0.exchangeFlags) }
                 if let address { current[address] = flags }
             }

@@ -16,12 +16,20 @@ public enum TorrentEvent: Sendable, Hashable {
     case stats(TorrentStats)
     /// A tracker's state changed: an announce started, was answered or failed.
     case tracker(TrackerStatus)
+    /// Peers to try came from a source other than trackers and peer exchange (which have events of their own).
+    case peersFound(count: Int, source: PeerSource)
     /// A peer told us of peers it connected to (`added`) and lost (`dropped`) (BEP 11).
     case peerExchange(from: String, added: Int, dropped: Int)
     /// A magnet link's metadata arrived whole from this peer and matches the info-hash (BEP 9).
     case metadataReceived(size: Int, from: String)
     /// Something went wrong that the user should know of (a disk error, unusable resume data).
     case error(String)
+}
+
+/// Where peers to try come from.
+public enum PeerSource: String, Sendable, Hashable {
+    case localDiscovery = "local discovery"
+    case dht = "DHT"
 }
 
 /// A torrent's numbers at one moment.

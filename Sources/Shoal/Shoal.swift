@@ -5,4 +5,5 @@
 @_exported import PeerWire
 @_exported import Tracker
 @_exported import TrackerServer
+@_exported import LocalDiscovery
 @_exported import Engine

@@ -12,7 +12,7 @@ struct DownloadCommand: AsyncParsableCommand {
             (tr) and --peer (BEP 9); its so (BEP 53) selects files unless --files is given. With --seed it keeps uploading once complete, until interrupted.
             Ctrl-C stops cleanly; running the same command again resumes. \
             Exit status: 0 when every selected file is downloaded and verified, 1 if peers ran out or it was \
-            interrupted first (peers run out only without trackers), 2 on unusable input.
+            interrupted first (peers run out only without trackers and with local discovery off), 2 on unusable input.
             """
     )
 
@@ -43,12 +43,13 @@ struct DownloadCommand: AsyncParsableCommand {
         } else {
             magnet = nil
         }
-        let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: false)
+        let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: false,
+                                        localDiscovery: peerOptions.localDiscovery)
         let torrent: Metainfo
         if var magnet {
             magnet.trackers += extraTrackers
             let announces = settings.trackers.enabled && !magnet.trackers.isEmpty
-            let fetched = try await fetchMetadata(magnet, node: node, peers: peers, stopWhenPeersRunOut: !announces)
+            let fetched = try await fetchMetadata(magnet, node: node, peers: peers, stopWhenPeersRunOut: !announces && !node.discovers)
             torrent = fetched.torrent
             peers += fetched.peers
         } else {
@@ -63,9 +64,9 @@ struct DownloadCommand: AsyncParsableCommand {
         options.stopWhenComplete = !seed
         // A magnet link's torrent already lists them.
         options.extraTrackers = magnet == nil ? extraTrackers : []
-        // With trackers, more peers may come at any announce: only the user ends the wait.
+        // With trackers or discovery, more peers may come at any time: only the user ends the wait.
         let announces = settings.trackers.enabled && !(torrent.trackers.isEmpty && options.extraTrackers.isEmpty)
-        options.stopWhenPeersRunOut = !seed && !announces
+        options.stopWhenPeersRunOut = !seed && !announces && !(node.discovers && !info.isPrivate)
         options.resumeFile = resumeFile(for: torrent)
         options.filePriorities = try files.map { list throws(ExitCode) in try selectFiles(list, of: info) } ?? magnet?.selectedFiles(of: info)
 

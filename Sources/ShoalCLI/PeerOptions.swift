@@ -42,6 +42,17 @@ struct PeerOptions: ParsableArguments {
     @Flag(help: "Exchange no peers with connected peers (BEP 11 peer exchange). Private torrents never do.")
     var noPex = false
 
+    @Flag(help: "Do not announce torrents on the local network or listen for such announces (BEP 14 local service discovery).")
+    var noLsd = false
+
+    @Option(help: "An interface for local service discovery, by name (default: every multicast interface); repeat for more.")
+    var lsdInterface: [String] = []
+
+    /// Local discovery as the options ask: nil when it is off.
+    var localDiscovery: LocalDiscovery.Configuration? {
+        noLsd ? nil : LocalDiscovery.Configuration(interfaces: lsdInterface.isEmpty ? nil : lsdInterface)
+    }
+
     @Option(help: "Seconds an HTTP announce may take, and the first wait for a UDP tracker's answer (doubled for each of 4 sends).")
     var trackerTimeout: Double = 15
 
@@ -69,6 +80,7 @@ struct PeerOptions: ParsableArguments {
         guard trackerTimeout > 0, trackerTimeout <= 3600 else { throw Terminal.badInput("--tracker-timeout takes 0 to 3600 seconds") }
         settings.trackers.enabled = !noTrackers
         settings.discovery.peerExchange = !noPex
+        settings.discovery.localDiscovery = !noLsd
         settings.trackers.timeout = .milliseconds(Int(trackerTimeout * 1000))
         if let blockList { settings.peers.blocked = try loadFilter(blockList, option: "--block-list") }
         if let allowList { settings.peers.allowedOnly = try loadFilter(allowList, option: "--allow-list") }

@@ -32,7 +32,8 @@ struct SeedCommand: AsyncParsableCommand {
         options.filePriorities = [PiecePriority](repeating: .skip, count: info.files.count)
         options.extraTrackers = try peerOptions.extraTrackers()
         let peers = try parsePeers(peerOptions.peers)
-        let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: true)
+        let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: true,
+                                        localDiscovery: peerOptions.localDiscovery)
         let runner = TorrentRunner(metainfo: torrent, storage: storage, options: options, peers: peers, finishedMessage: nil)
         let stats = try await runner.run(on: node, verified: have).stats
         await node.close()

@@ -16,9 +16,13 @@ final class Node: Sendable {
     let session: Session
     private let tracker: TrackerServer?
     private let accepting: Task<Void, Never>?
+    /// Whether peers may come from local discovery (or the DHT) at any time, so running out of known peers is
+    /// no reason to give up on a public torrent.
+    let discovers: Bool
 
-    private init(session: Session, tracker: TrackerServer?, accepting: Task<Void, Never>?) {
+    private init(session: Session, tracker: TrackerServer?, accepting: Task<Void, Never>?, discovers: Bool) {
         self.session = session
+        self.discovers = discovers
         self.tracker = tracker
         self.accepting = accepting
     }
@@ -26,8 +30,8 @@ final class Node: Sendable {
     /// Starts the session: the tracker asked for, then the listening port. `listeningRequired` makes a port
     /// that cannot be bound an error (seeding); otherwise the node only connects out. `reportPort` prints the
     /// port bound on stdout, for scripts.
-    static func start(settings: SessionSettings, serveTracker: Int?, listeningRequired: Bool,
-                      reportPort: Bool = true) async throws(ExitCode) -> Node {
+    static func start(settings: SessionSettings, serveTracker: Int?, listeningRequired: Bool, reportPort: Bool = true,
+                      localDiscovery: LocalDiscovery.Configuration? = nil) async throws(ExitCode) -> Node {
         let session = Session(settings: settings)
         let tracker = serveTracker.map { _ in TrackerServer() }
         if let tracker, let serveTracker {
@@ -52,11 +56,21 @@ final class Node: Sendable {
             FileHandle.standardOutput.write(Data("listening on port \(listener.port)\n".utf8))
         }
         let accepting = listener.map { listener in Task { await session.accept(on: listener) } }
-        return Node(session: session, tracker: tracker, accepting: accepting)
+        var discovers = false
+        if let localDiscovery, listener != nil {
+            do {
+                try await session.startLocalDiscovery(localDiscovery)
+                discovers = true
+            } catch {
+                Terminal.warning("local service discovery is off: \(error)")
+            }
+        }
+        return Node(session: session, tracker: tracker, accepting: accepting, discovers: discovers)
     }
 
     /// Stops accepting peers and closes the tracker.
     func close() async {
+        session.close()
         accepting?.cancel()
         await accepting?.value
         tracker?.close()
@@ -155,6 +169,7 @@ struct Reporter {
                 line("piece \(piece) failed its hash check (from \(senders.joined(separator: ", "))); fetching it again")
             case .finished: if let finishedMessage { line(finishedMessage) }
             case .error(let message): line("error: \(message)")
+            case .peersFound(let count, let source): line("\(source.rawValue): \(count) peer\(count == 1 ? "" : "s") found")
             case .peerExchange(let peer, let added, let dropped): line("peer exchange from \(peer): \(added) added, \(dropped) dropped")
             case .metadataReceived(let size, let peer): line("metadata received from \(peer) (\(formatBytes(Int64(size))))")
             case .tracker(let status): if let text = Self.describe(status) { line(text) }

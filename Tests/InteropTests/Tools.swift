@@ -90,7 +90,17 @@ enum Tools {
     /// Runs shoal and returns its result.
     static func runShoal(_ arguments: [String], in folder: URL? = nil, timeout: TimeInterval = 300) throws -> ProcessResult {
         try #require(FileManager.default.isExecutableFile(atPath: shoal), "shoal binary missing at \(shoal): build the package first")
-        return try runTool(shoal, arguments, in: folder, timeout: timeout, environment: shoalEnvironment)
+        return try runTool(shoal, loopbackOnly(arguments), in: folder, timeout: timeout, environment: shoalEnvironment)
+    }
+
+    /// Shoal's arguments with local discovery off unless the test chose its interfaces: on by default, it
+    /// would multicast on every interface of the machine, and tests send nothing beyond loopback and the
+    /// network namespaces they make.
+    static func loopbackOnly(_ arguments: [String]) -> [String] {
+        guard let command = arguments.first, ["download", "seed"].contains(command), !arguments.contains("--lsd-interface") else {
+            return arguments
+        }
+        return arguments + ["--no-lsd"]
     }
 
     /// Runs lt_tool.py and decodes its JSON output.
@@ -175,7 +185,10 @@ final class BackgroundTool {
     init(_ executable: String, _ arguments: [String], errors: URL? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if executable == Tools.shoal { process.environment = Tools.shoalEnvironment }
+        if executable == Tools.shoal {
+            process.environment = Tools.shoalEnvironment
+            process.arguments = Tools.loopbackOnly(arguments)
+        }
         process.standardInput = input
         process.standardOutput = output
         if let errors {

@@ -1,0 +1,203 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Metainfo
+import NIOCore
+import NIOPosix
+import NIOSupport
+import Synchronization
+
+/// Local service discovery (BEP 14) over SwiftNIO: listens on the multicast groups for announces from peers
+/// on the local network, and sends ours on every chosen interface.
+///
+/// What to announce and when is the caller's: ``announce(_:port:)`` sends at once. Incoming announces are
+/// bounded per source address and overall, and our own (recognised by a cookie) are dropped.
+public final class LocalDiscovery: Sendable {
+    /// Where and how discovery runs.
+    public struct Configuration: Sendable {
+        /// Interfaces to use, by name; nil uses every interface that is up, takes multicast and has an address.
+        public var interfaces: [String]?
+        /// Also use the IPv6 group.
+        public var ipv6 = true
+        /// Announces accepted from one address a minute; more are dropped.
+        public var perSourcePerMinute = 12
+        /// Announces accepted a second from everyone together.
+        public var perSecond = 50
+
+        public init(interfaces: [String]? = nil) { self.interfaces = interfaces }
+    }
+
+    /// Counters since the start.
+    public struct Statistics: Sendable, Hashable {
+        public var received = 0
+        /// Malformed, over a rate limit, or our own.
+        public var dropped = 0
+        public var sent = 0
+    }
+
+    private let configuration: Configuration
+    private let receivers: [any Channel]
+    /// One socket per interface and family, its multicast interface set to it.
+    private let senders: [(channel: any Channel, group: SocketAddress, host: String)]
+    private let state: Mutex<State>
+    /// Sent in each announce so ours coming back are dropped.
+    let cookie: String
+
+    private struct State {
+        var statistics = Statistics()
+        var perSource: [IPAddress: Int] = [:]
+        var minute = ContinuousClock.now
+        var second = ContinuousClock.now
+        var thisSecond = 0
+    }
+
+    private init(configuration: Configuration, receivers: [any Channel], senders: [(channel: any Channel, group: SocketAddress, host: String)],
+                 cookie: String) {
+        self.configuration = configuration
+        self.receivers = receivers
+        self.senders = senders
+        self.cookie = cookie
+        state = Mutex(State())
+    }
+
+    /// Why discovery could not start.
+    public struct StartError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Joins the groups on the chosen interfaces and starts listening; `onAnnounce` gets each accepted announce
+    /// with its sender's address (on an event loop: keep it short).
+    public static func start(_ configuration: Configuration = Configuration(),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             onAnnounce: @escaping @Sendable (LocalAnnounce, IPAddress) -> Void) async throws -> LocalDiscovery {
+        // The system lists an interface once per address: keep one per interface and family.
+        var seen = Set<String>()
+        let devices = try System.enumerateDevices().filter { device in
+            guard device.multicastSupported, let address = device.address else { return false }
+            if let names = configuration.interfaces, !names.contains(device.name) { return false }
+            switch address {
+            case .v4: return seen.insert("4 " + device.name).inserted
+            case .v6: return configuration.ipv6 && seen.insert("6 " + device.name).inserted
+            case .unixDomainSocket: return false
+            }
+        }
+        guard !devices.isEmpty else {
+            throw StartError(description: "no multicast interface" + (configuration.interfaces.map { " among \($0.joined(separator: ", "))" } ?? ""))
+        }
+        let cookie = String(UInt64.random(in: .min ... .max), radix: 36)
+        let box = DiscoveryBox()
+        let handler = { @Sendable (bytes: ByteBuffer, from: SocketAddress) -> Void in
+            box.discovery?.received(bytes, from: from, onAnnounce: onAnnounce)
+        }
+        var receivers: [any Channel] = []
+        var senders: [(channel: any Channel, group: SocketAddress, host: String)] = []
+        do {
+            for (family, host, any) in [(true, LocalAnnounce.groupV4, "0.0.0.0"), (false, LocalAnnounce.groupV6, "::")] {
+                let familyDevices = devices.filter { $0.address.map { if case .v4 = $0 { family } else { !family } } ?? false }
+                guard !familyDevices.isEmpty else { continue }
+                let groupAddress = try SocketAddress(ipAddress: host, port: LocalAnnounce.groupPort)
+                // Other clients on this machine listen on the same port: reuse it.
+                let receiver = try await DatagramBootstrap(group: group)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AnnounceReader(handler)) }
+                    }
+                    .bind(host: any, port: LocalAnnounce.groupPort).outcome()
+                receivers.append(receiver)
+                guard let multicast = receiver as? any MulticastChannel else { throw StartError(description: "no multicast on this platform") }
+                for device in familyDevices {
+                    try await multicast.joinGroup(groupAddress, device: device).outcome()
+                    let sender = try await DatagramBootstrap(group: group).bind(to: Self.anyPort(of: device)).outcome()
+                    guard let options = sender as? any SocketOptionProvider else { continue }
+                    switch device.address {
+                    case .v4(let v4)?: try await options.setIPMulticastIF(v4.address.sin_addr).outcome()
+                    default: try await options.setIPv6MulticastIF(CUnsignedInt(device.interfaceIndex)).outcome()
+                    }
+                    senders.append((sender, groupAddress, host))
+                }
+            }
+        } catch {
+            for channel in receivers + senders.map(\.channel) { channel.close(promise: nil) }
+            throw error
+        }
+        let discovery = LocalDiscovery(configuration: configuration, receivers: receivers, senders: senders, cookie: cookie)
+        box.discovery = discovery
+        return discovery
+    }
+
+    /// The device's address with port 0, to send from.
+    private static func anyPort(of device: NIONetworkDevice) throws -> SocketAddress {
+        guard var address = device.address else { throw StartError(description: "interface \(device.name) has no address") }
+        address.port = 0
+        return address
+    }
+
+    /// Sends one announce of these torrents on every interface (callers keep to BEP 14's rate: one a minute,
+    /// each torrent every 5 minutes). At most ``LocalAnnounce/maxInfoHashes`` are sent; the rest wait.
+    public func announce(_ infoHashes: [SHA1Hash], port: UInt16) {
+        guard !infoHashes.isEmpty else { return }
+        let announce = LocalAnnounce(port: port, infoHashes: Array(infoHashes.prefix(LocalAnnounce.maxInfoHashes)), cookie: cookie)
+        for sender in senders {
+            let bytes = ByteBuffer(bytes: announce.encoded(host: sender.host))
+            sender.channel.writeAndFlush(AddressedEnvelope(remoteAddress: sender.group, data: bytes), promise: nil)
+        }
+        state.withLock { $0.statistics.sent += senders.count }
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Stops listening and sending.
+    public func close() {
+        for channel in receivers + senders.map(\.channel) { channel.close(promise: nil) }
+    }
+
+    private func received(_ bytes: ByteBuffer, from source: SocketAddress, onAnnounce: (LocalAnnounce, IPAddress) -> Void) {
+        let now = ContinuousClock.now
+        let announce = try? LocalAnnounce(parsing: bytes.readableBytesView)
+        let accepted = state.withLock { state -> IPAddress? in
+            state.statistics.received += 1
+            if now - state.minute > .seconds(60) {
+                state.minute = now
+                state.perSource = [:]
+            }
+            if now - state.second > .seconds(1) {
+                state.second = now
+                state.thisSecond = 0
+            }
+            guard let announce, announce.cookie != cookie, let ip = source.ip, state.thisSecond < configuration.perSecond,
+                  state.perSource[ip, default: 0] < configuration.perSourcePerMinute, state.perSource.count < 4096 || state.perSource[ip] != nil else {
+                state.statistics.dropped += 1
+                return nil
+            }
+            state.thisSecond += 1
+            state.perSource[ip, default: 0] += 1
+            return ip
+        }
+        if let announce, let accepted { onAnnounce(announce, accepted) }
+    }
+}
+
+/// Lets the reader reach the service created after its channel.
+private final class DiscoveryBox: Sendable {
+    private let value = Mutex<LocalDiscovery?>(nil)
+    var discovery: LocalDiscovery? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
+
+/// Hands each datagram to the service.
+private final class AnnounceReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let handle: @Sendable (ByteBuffer, SocketAddress) -> Void
+
+    init(_ handle: @escaping @Sendable (ByteBuffer, SocketAddress) -> Void) { self.handle = handle }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        handle(envelope.data, envelope.remoteAddress)
+    }
+}
