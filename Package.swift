@@ -45,6 +45,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .target(name: "DHT", dependencies: ["Bencode", "Metainfo"]),
         .target(name: "LocalDiscovery", dependencies: [
             "Metainfo",
             "NIOSupport",
@@ -57,11 +58,12 @@ let package = Package(
             "PeerWire",
             "Tracker",
             "LocalDiscovery",
+            "DHT",
             "NIOSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire", "Tracker", "TrackerServer", "LocalDiscovery", "Engine"]),
+        .target(name: "Shoal", dependencies: ["Bencode", "Metainfo", "Storage", "PeerWire", "Tracker", "TrackerServer", "LocalDiscovery", "DHT", "Engine"]),
         .executableTarget(name: "ShoalCLI", dependencies: [
             "Shoal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire"]),
         .testTarget(name: "LocalDiscoveryTests", dependencies: ["LocalDiscovery"]),
+        .testTarget(name: "DHTTests", dependencies: ["DHT"]),
         .testTarget(name: "TrackerTests", dependencies: [
             "Tracker",
             "NIOSupport",

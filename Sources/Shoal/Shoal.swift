@@ -6,4 +6,5 @@
 @_exported import Tracker
 @_exported import TrackerServer
 @_exported import LocalDiscovery
+@_exported import DHT
 @_exported import Engine
