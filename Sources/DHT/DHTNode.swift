@@ -1,0 +1,428 @@
+import Metainfo
+
+/// One DHT node (BEP 5, with BEP 32's second network, BEP 42's checks and BEP 43's read-only mode), without I/O.
+///
+/// The owner hands it every datagram received (``receive(_:from:now:)``), calls ``tick(now:)`` a few times a
+/// second, and sends whatever ``takeOutput()`` returns. Time is passed in, so a simulation can run thousands of
+/// nodes on a virtual network and clock. The node answers queries (unless read-only), keeps a routing table per
+/// address family, runs lookups (``bootstrap(from:now:)``, ``findPeers(_:announcePort:now:)``), announces after a
+/// `get_peers` lookup, refreshes quiet buckets and keeps peers announced to it.
+///
+/// Hostile input is dropped and counted, never trusted: malformed datagrams, replies to queries never sent (or
+/// from another address than the one asked), and queries over the per-source and overall rates. Replies are
+/// capped at ``Configuration/maxReplySize`` so a spoofed query cannot make us send much.
+public struct DHTNode: Sendable {
+    /// How the node behaves.
+    public struct Configuration: Sendable {
+        /// BEP 43: send queries with `ro=1` and answer none, for nodes that cannot take unsolicited traffic.
+        public var readOnly = false
+        public var table = RoutingTable.Configuration()
+        public var lookup = Lookup.Configuration()
+        public var peerStore = PeerStore.Limits()
+        /// Queries answered a second from one IP address, and from everyone together; more are dropped.
+        public var queriesPerSourcePerSecond = 20
+        public var queriesPerSecond = 1000
+        /// The largest reply sent, in bytes: one unfragmented datagram. `values` are trimmed to fit.
+        public var maxReplySize = 1200
+        /// Peers given in one `get_peers` reply at most (libtorrent gives 100).
+        public var maxValuesPerReply = 100
+        /// How long a ping or announce waits for its answer.
+        public var queryTimeout: Duration = .seconds(10)
+        /// Queries awaiting an answer at most; past it no query is sent until some are answered or time out.
+        public var maxPendingQueries = 4096
+        /// `v`: two letters of client and two bytes of version.
+        public var clientVersion: [UInt8] = Array("SH".utf8) + [0, 1]
+
+        public init() {}
+    }
+
+    /// Counters since the start.
+    public struct Statistics: Sendable, Hashable {
+        public var datagramsIn = 0
+        public var datagramsOut = 0
+        public var bytesIn = 0
+        public var bytesOut = 0
+        public var queriesReceived = 0
+        public var queriesAnswered = 0
+        public var queriesSent = 0
+        public var responsesReceived = 0
+        public var errorsReceived = 0
+        public var timeouts = 0
+        /// Dropped: not KRPC, or breaking its limits.
+        public var malformed = 0
+        /// Dropped: a reply to no query of ours, or from another address than the one asked.
+        public var unsolicited = 0
+        /// Dropped: queries over the rate limits, or received while read-only.
+        public var rateLimited = 0
+        public var peersAnnouncedToUs = 0
+        public init() {}
+    }
+
+    /// A datagram to send, or one received.
+    public struct Datagram: Sendable, Hashable {
+        public var bytes: [UInt8]
+        public var address: PeerAddress
+        public init(bytes: [UInt8], address: PeerAddress) {
+            self.bytes = bytes
+            self.address = address
+        }
+    }
+
+    /// Identifies a lookup started by ``bootstrap(from:now:)`` or ``findPeers(_:announcePort:now:)``.
+    public typealias LookupID = Int
+
+    /// What the owner should know.
+    public enum Event: Sendable, Hashable {
+        /// A `get_peers` lookup found peers for `infoHash` (only those not reported before by this lookup).
+        case peers(infoHash: SHA1Hash, [PeerAddress])
+        /// A lookup ended after `queries` queries, the farthest answer `hops` away; `announcedTo` nodes were sent
+        /// `announce_peer`.
+        case lookupFinished(LookupID, target: NodeID, hops: Int, queries: Int, peers: Int, announcedTo: Int)
+    }
+
+    private enum Purpose: Sendable, Hashable {
+        case ping
+        case lookup(LookupID)
+        case announce
+    }
+
+    private struct Pending: Sendable {
+        let address: PeerAddress
+        let sentAt: ContinuousClock.Instant
+        let purpose: Purpose
+    }
+
+    private struct Running: Sendable {
+        var lookup: Lookup
+        /// For a `get_peers` lookup: the info-hash, and the port to announce once it ends (nil: no announce).
+        let getPeers: (infoHash: SHA1Hash, announcePort: UInt16?)?
+        var peersReported = 0
+    }
+
+    public let id: NodeID
+    public let configuration: Configuration
+    /// One routing table per address family the node runs in.
+    public private(set) var tables: [AddressFamily: RoutingTable]
+    public private(set) var statistics = Statistics()
+    private var peerStore: PeerStore
+    private var tokens: TokenIssuer<SplitMix64>
+    private var random: SplitMix64
+    private var pending: [TransactionID: Pending] = [:]
+    private var nextTransaction: UInt16
+    private var lookups: [LookupID: Running] = [:]
+    private var nextLookup = 0
+    private var outbox: [Datagram] = []
+    private var events: [Event] = []
+    /// Queries taken in the current second, per source and in all.
+    private var rateSecond: ContinuousClock.Instant
+    private var perSource: [IPAddress: Int] = [:]
+    private var thisSecond = 0
+    private var nextMaintenance: ContinuousClock.Instant
+    /// When each bucket was last refreshed by a lookup of ours, per family.
+    private var refreshed: [AddressFamily: [Int: ContinuousClock.Instant]] = [:]
+
+    /// A node with id `id` in the `families` given, starting with `tables` (loaded from disk) where given.
+    /// `seed` drives its random choices (transaction ids, tokens, refresh targets).
+    public init(id: NodeID, families: Set<AddressFamily> = [.v4, .v6], configuration: Configuration = Configuration(),
+                tables loaded: [AddressFamily: RoutingTable] = [:], now: ContinuousClock.Instant, seed: UInt64) {
+        self.id = id
+        self.configuration = configuration
+        var tables: [AddressFamily: RoutingTable] = [:]
+        for family in families {
+            if let table = loaded[family], table.ownID == id {
+                tables[family] = table
+            } else {
+                tables[family] = RoutingTable(ownID: id, family: family, configuration: configuration.table)
+            }
+        }
+        self.tables = tables
+        peerStore = PeerStore(limits: configuration.peerStore)
+        random = SplitMix64(seed: seed)
+        tokens = TokenIssuer(now: now, source: SplitMix64(seed: seed ^ 0x5EED_70C3_A5A5_0001))
+        nextTransaction = UInt16(truncatingIfNeeded: seed >> 16)
+        rateSecond = now
+        nextMaintenance = now + .seconds(60)
+    }
+
+    /// Datagrams to send and events since the last call.
+    public mutating func takeOutput() -> (datagrams: [Datagram], events: [Event]) {
+        defer {
+            outbox.removeAll(keepingCapacity: true)
+            events.removeAll(keepingCapacity: true)
+        }
+        return (outbox, events)
+    }
+
+    /// Lookups running now.
+    public var activeLookups: Int { lookups.count }
+
+    /// Nodes in the routing tables.
+    public var nodeCount: Int { tables.values.reduce(0) { $0 + $1.count } }
+
+    // MARK: Starting lookups
+
+    /// Joins the network: a `find_node` lookup of our own id in each family, from the table's nodes and the
+    /// bootstrap addresses of that family (whose ids are unknown until they answer).
+    @discardableResult
+    public mutating func bootstrap(from addresses: [PeerAddress], now: ContinuousClock.Instant) -> [LookupID] {
+        tables.keys.sorted { $0 == .v4 && $1 == .v6 }.compactMap { family in
+            let bootstrap = addresses.filter { AddressFamily($0.ip) == family }
+            return start(target: id, family: family, bootstrap: bootstrap, getPeers: nil, now: now)
+        }
+    }
+
+    /// Looks for peers of `infoHash` in every family; with `announcePort`, announces us as a peer on that port
+    /// to the nearest nodes that answered once the lookup ends (a read-only node still may).
+    @discardableResult
+    public mutating func findPeers(_ infoHash: SHA1Hash, announcePort: UInt16?, now: ContinuousClock.Instant) -> [LookupID] {
+        tables.keys.sorted { $0 == .v4 && $1 == .v6 }.compactMap { family in
+            start(target: NodeID(infoHash), family: family, bootstrap: [], getPeers: (infoHash, announcePort), now: now)
+        }
+    }
+
+    private mutating func start(target: NodeID, family: AddressFamily, bootstrap: [PeerAddress],
+                                getPeers: (infoHash: SHA1Hash, announcePort: UInt16?)?, now: ContinuousClock.Instant) -> LookupID? {
+        guard let table = tables[family] else { return nil }
+        let seeds = table.closest(to: target, count: configuration.lookup.maxCandidates)
+        guard !seeds.isEmpty || !bootstrap.isEmpty else { return nil }
+        let lookup = Lookup(target: target, family: family, seeds: seeds, bootstrap: bootstrap, configuration: configuration.lookup)
+        nextLookup += 1
+        lookups[nextLookup] = Running(lookup: lookup, getPeers: getPeers)
+        advance(nextLookup, now: now)
+        return nextLookup
+    }
+
+    // MARK: Input
+
+    /// Takes in one datagram from `address`.
+    public mutating func receive(_ bytes: [UInt8], from address: PeerAddress, now: ContinuousClock.Instant) {
+        statistics.datagramsIn += 1
+        statistics.bytesIn += bytes.count
+        let family = AddressFamily(address.ip)
+        let message: KRPCMessage
+        do { message = try KRPCMessage(decoding: bytes) } catch {
+            statistics.malformed += 1
+            return
+        }
+        guard tables[family] != nil, address.port != 0 else {
+            statistics.malformed += 1
+            return
+        }
+        switch message.body {
+        case .query(let query): answer(query, of: message, from: address, family: family, now: now)
+        case .response(let response): take(response, of: message, from: address, family: family, now: now)
+        case .error:
+            guard let exchange = claim(message.transactionID, from: address) else { return }
+            statistics.errorsReceived += 1
+            failed(exchange, now: now)
+        }
+    }
+
+    /// Applies timeouts, moves lookups on, refreshes quiet buckets and expires stored peers. Call it a few times a
+    /// second.
+    public mutating func tick(now: ContinuousClock.Instant) {
+        let lookupTimeout = configuration.lookup.timeout
+        for (transaction, exchange) in pending {
+            let limit = if case .lookup = exchange.purpose { lookupTimeout } else { configuration.queryTimeout }
+            guard now - exchange.sentAt >= limit else { continue }
+            pending[transaction] = nil
+            statistics.timeouts += 1
+            failed(exchange, now: now)
+        }
+        for lookup in Array(lookups.keys) { advance(lookup, now: now) }
+        if now >= nextMaintenance {
+            nextMaintenance = now + .seconds(60)
+            peerStore.expire(now: now)
+            refreshBuckets(now: now)
+        }
+    }
+
+    // MARK: Queries to us
+
+    private mutating func answer(_ query: KRPCMessage.Query, of message: KRPCMessage, from address: PeerAddress, family: AddressFamily,
+                                 now: ContinuousClock.Instant) {
+        statistics.queriesReceived += 1
+        guard !configuration.readOnly, admit(address.ip, now: now) else {
+            statistics.rateLimited += 1
+            return
+        }
+        guard query.sender != id else { return }
+        let sender = NodeInfo(id: query.sender, address: address)
+        if let unknown = tables[family]?.noteQuery(from: sender, isReadOnly: message.isReadOnly, now: now),
+           !pending.values.contains(where: { $0.address == unknown.address && $0.purpose == .ping }) {
+            send(.ping, to: unknown.address, purpose: .ping, now: now)
+        }
+        var response = KRPCMessage.Response(id: id)
+        switch query.method {
+        case .ping:
+            break
+        case .findNode(let target, let want):
+            fill(&response, closestTo: target, want: want, family: family)
+        case .getPeers(let infoHash, let want):
+            response.token = tokens.token(for: address.ip, now: now)
+            response.values = peerStore.peers(for: infoHash, family: family, max: configuration.maxValuesPerReply, now: now, using: &random)
+            if response.values.isEmpty { fill(&response, closestTo: NodeID(infoHash), want: want, family: family) }
+        case .announcePeer(let infoHash, let port, let impliedPort, let token):
+            guard tokens.isValid(token, for: address.ip, now: now), impliedPort || port != 0 else {
+                return reply(.error(.protocolError("bad token")), to: message, at: address)
+            }
+            peerStore.announce(PeerAddress(ip: address.ip, port: impliedPort ? address.port : port), for: infoHash, now: now)
+            statistics.peersAnnouncedToUs += 1
+        case .unknown:
+            return reply(.error(.methodUnknown), to: message, at: address)
+        }
+        reply(.response(response), to: message, at: address)
+    }
+
+    /// The nodes nearest `target` in the families asked for (BEP 32 `want`; none means the query's own), those
+    /// that have answered us first.
+    private func fill(_ response: inout KRPCMessage.Response, closestTo target: NodeID, want: KRPCMessage.Want, family: AddressFamily) {
+        func nearest(_ family: AddressFamily) -> [NodeInfo] {
+            guard let table = tables[family] else { return [] }
+            let verified = table.closest(to: target, count: 8, verifiedOnly: true)
+            return verified.isEmpty ? table.closest(to: target, count: 8) : verified
+        }
+        if want.contains(.n4) || (want.isEmpty && family == .v4) { response.nodes = nearest(.v4) }
+        if want.contains(.n6) || (want.isEmpty && family == .v6) { response.nodes6 = nearest(.v6) }
+    }
+
+    private mutating func reply(_ body: KRPCMessage.Body, to query: KRPCMessage, at address: PeerAddress) {
+        var message = KRPCMessage(transactionID: query.transactionID, body: body, clientVersion: configuration.clientVersion,
+                                  requesterAddress: address)
+        message.trimValues(toFit: configuration.maxReplySize)
+        let bytes = message.encoded()
+        guard bytes.count <= configuration.maxReplySize else { return }
+        statistics.queriesAnswered += 1
+        emit(bytes, to: address)
+    }
+
+    /// Within the rates: per source and overall, counted by the second. The table of sources is cleared each
+    /// second, so a flood from many addresses costs at most a second's worth of entries.
+    private mutating func admit(_ ip: IPAddress, now: ContinuousClock.Instant) -> Bool {
+        if now - rateSecond >= .seconds(1) {
+            rateSecond = now
+            perSource.removeAll(keepingCapacity: true)
+            thisSecond = 0
+        }
+        guard thisSecond < configuration.queriesPerSecond, perSource[ip, default: 0] < configuration.queriesPerSourcePerSecond else {
+            return false
+        }
+        thisSecond += 1
+        perSource[ip, default: 0] += 1
+        return true
+    }
+
+    // MARK: Answers to us
+
+    /// The exchange a reply belongs to, taken out of the pending ones; nil (and counted) when we sent no such
+    /// query to that address.
+    private mutating func claim(_ transaction: TransactionID, from address: PeerAddress) -> Pending? {
+        guard let exchange = pending[transaction], exchange.address == address else {
+            statistics.unsolicited += 1
+            return nil
+        }
+        pending[transaction] = nil
+        return exchange
+    }
+
+    private mutating func take(_ response: KRPCMessage.Response, of message: KRPCMessage, from address: PeerAddress,
+                               family: AddressFamily, now: ContinuousClock.Instant) {
+        guard let exchange = claim(message.transactionID, from: address) else { return }
+        statistics.responsesReceived += 1
+        guard response.id != id else { return }
+        let node = NodeInfo(id: response.id, address: address)
+        if case .cached(let questionable?) = tables[family]?.noteResponse(from: node, now: now) {
+            send(.ping, to: questionable.address, purpose: .ping, now: now)
+        }
+        guard case .lookup(let lookupID) = exchange.purpose, var running = lookups[lookupID] else { return }
+        let nodes = running.lookup.family == .v4 ? response.nodes : response.nodes6
+        running.lookup.received(from: address, id: response.id, nodes: nodes, values: response.values, token: response.token)
+        if let getPeers = running.getPeers, running.lookup.peers.count > running.peersReported {
+            events.append(.peers(infoHash: getPeers.infoHash, Array(running.lookup.peers[running.peersReported...])))
+            running.peersReported = running.lookup.peers.count
+        }
+        lookups[lookupID] = running
+        advance(lookupID, now: now)
+    }
+
+    /// A query of ours failed (error reply or timeout): its lookup moves on, and a known node counts a failure.
+    private mutating func failed(_ exchange: Pending, now: ContinuousClock.Instant) {
+        let family = AddressFamily(exchange.address.ip)
+        if let member = tables[family]?.buckets.lazy.flatMap(\.entries).first(where: { $0.node.address == exchange.address }) {
+            tables[family]?.noteFailure(of: member.node, now: now)
+        }
+        if case .lookup(let lookupID) = exchange.purpose {
+            lookups[lookupID]?.lookup.failed(exchange.address)
+            advance(lookupID, now: now)
+        }
+    }
+
+    // MARK: Lookups
+
+    /// Sends the queries a lookup wants now; once it is over, announces (if asked) and reports it.
+    private mutating func advance(_ lookupID: LookupID, now: ContinuousClock.Instant) {
+        guard var running = lookups[lookupID] else { return }
+        let method: KRPCMessage.Method = if let getPeers = running.getPeers {
+            .getPeers(infoHash: getPeers.infoHash, want: [])
+        } else {
+            .findNode(target: running.lookup.target, want: [])
+        }
+        for address in running.lookup.next(now: now) {
+            send(method, to: address, purpose: .lookup(lookupID), now: now)
+        }
+        lookups[lookupID] = running
+        guard running.lookup.isFinished else { return }
+        lookups[lookupID] = nil
+        var announcedTo = 0
+        if let getPeers = running.getPeers, let port = getPeers.announcePort {
+            for responder in running.lookup.closest {
+                guard let token = responder.token else { continue }
+                send(.announcePeer(infoHash: getPeers.infoHash, port: port, impliedPort: false, token: token), to: responder.node.address,
+                     purpose: .announce, now: now)
+                announcedTo += 1
+            }
+        }
+        running.peersReported = running.lookup.peers.count
+        events.append(.lookupFinished(lookupID, target: running.lookup.target, hops: running.lookup.hops,
+                                      queries: running.lookup.queriesSent, peers: running.lookup.peers.count, announcedTo: announcedTo))
+    }
+
+    /// BEP 5: a bucket nobody touched for 15 minutes is refreshed by a lookup of a random id in it. One bucket per
+    /// family per maintenance pass, and not while one of ours runs, so refreshing never floods the network.
+    private mutating func refreshBuckets(now: ContinuousClock.Instant) {
+        for family in tables.keys.sorted(by: { $0 == .v4 && $1 == .v6 }) {
+            guard let table = tables[family], table.count > 0, !lookups.values.contains(where: { $0.getPeers == nil && $0.lookup.family == family }) else {
+                continue
+            }
+            let interval = configuration.table.refreshInterval
+            guard let bucket = table.bucketsNeedingRefresh(now: now).first(where: { refreshed[family]?[$0].map { now - $0 >= interval } ?? true })
+            else { continue }
+            refreshed[family, default: [:]][bucket] = now
+            let target = table.refreshTarget(forBucket: bucket, using: &random)
+            _ = start(target: target, family: family, bootstrap: [], getPeers: nil, now: now)
+        }
+    }
+
+    // MARK: Output
+
+    private mutating func send(_ method: KRPCMessage.Method, to address: PeerAddress, purpose: Purpose, now: ContinuousClock.Instant) {
+        guard pending.count < configuration.maxPendingQueries else { return }
+        var transaction = TransactionID(nextTransaction)
+        while pending[transaction] != nil {
+            nextTransaction &+= 1
+            transaction = TransactionID(nextTransaction)
+        }
+        nextTransaction &+= 1
+        let message = KRPCMessage(transactionID: transaction, body: .query(.init(sender: id, method: method)),
+                                  clientVersion: configuration.clientVersion, isReadOnly: configuration.readOnly)
+        pending[transaction] = Pending(address: address, sentAt: now, purpose: purpose)
+        statistics.queriesSent += 1
+        emit(message.encoded(), to: address)
+    }
+
+    private mutating func emit(_ bytes: [UInt8], to address: PeerAddress) {
+        statistics.datagramsOut += 1
+        statistics.bytesOut += bytes.count
+        outbox.append(Datagram(bytes: bytes, address: address))
+    }
+}
