@@ -45,7 +45,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .target(name: "DHT", dependencies: ["Bencode", "Metainfo"]),
+        .target(name: "DHT", dependencies: [
+            "Bencode",
+            "Metainfo",
+            "NIOSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(name: "LocalDiscovery", dependencies: [
             "Metainfo",
             "NIOSupport",

@@ -151,7 +151,7 @@ transfer() {
     # seeder, in the background, until told to stop
     if [[ $seeder == shoal ]]; then
         "$py" "$rusage" --out "$log.seed.rusage" --stop int -- \
-            "$shoal" seed "$torrent" "$work/data" --port 0 --no-lsd >"$log.seed.out" 2>"$log.seed.err" &
+            "$shoal" seed "$torrent" "$work/data" --port 0 --no-lsd --no-dht >"$log.seed.out" 2>"$log.seed.err" &
     else
         "$py" "$rusage" --out "$log.seed.rusage" --stop stdin -- \
             "$py" "$lt_tool" seed "$torrent" "$work/data" --plain --timeout "$(( timeout * 2 + 600 ))" \
@@ -180,7 +180,7 @@ transfer() {
     # stops the wait at once and cleanup stops the downloader)
     if [[ $downloader == shoal ]]; then
         "$py" "$rusage" --out "$log.dl.rusage" --stamp "$log.dl.stamp" --stop int --timeout "$timeout" -- \
-            "$shoal" download "$torrent" -o "$out" --peer "127.0.0.1:$port" --no-lsd \
+            "$shoal" download "$torrent" -o "$out" --peer "127.0.0.1:$port" --no-lsd --no-dht \
             >"$log.dl.out" 2>"$log.dl.err" &
     else
         "$py" "$rusage" --out "$log.dl.rusage" --stamp "$log.dl.stamp" --stop int --timeout "$timeout" -- \

@@ -19,7 +19,8 @@ public struct RoutingTable: Sendable {
         /// Nodes kept per bucket in reserve (libtorrent keeps as many as the bucket holds).
         public var replacementCacheSize: Int
         /// How many table entries (bucket members and replacements) one IP address may hold. 1 keeps one host
-        /// from filling the table; tests on loopback, where every node is 127.0.0.1, need more.
+        /// from filling the table. Loopback addresses are not limited: nobody else can send from them, and nodes
+        /// on one machine (tests, simulations) all share them.
         public var maxNodesPerIP: Int
         /// BEP 42: refuse nodes whose id is not secure for their address (local addresses are exempt).
         public var enforceSecureIDs: Bool
@@ -138,6 +139,11 @@ public struct RoutingTable: Sendable {
     /// Entries (members and replacements) per IP address, for ``Configuration/maxNodesPerIP``.
     private var entriesPerIP: [IPAddress: Int] = [:]
 
+    /// Whether `ip` may hold one more entry.
+    private func hasPlace(for ip: IPAddress) -> Bool {
+        ip.isLoopback || entriesPerIP[ip, default: 0] < configuration.maxNodesPerIP
+    }
+
     /// An empty table: one bucket covering the whole id space.
     public init(ownID: NodeID, family: AddressFamily, configuration: Configuration = Configuration()) {
         self.ownID = ownID
@@ -191,7 +197,7 @@ public struct RoutingTable: Sendable {
             return nil
         }
         guard !buckets[index].entries.contains(where: { $0.node.id == node.id }),
-              entriesPerIP[node.address.ip, default: 0] < configuration.maxNodesPerIP else { return nil }
+              hasPlace(for: node.address.ip) else { return nil }
         let bucket = buckets[index]
         let hasRoom = bucket.entries.count < configuration.bucketSize
             || bucket.entries.contains { $0.lastResponse == nil || liveness(of: $0, now: now) == .bad }
@@ -286,7 +292,7 @@ public struct RoutingTable: Sendable {
             guard buckets[index].replacements[waiting].node.address == node.address else { return .rejected(.idConflict) }
             entry = buckets[index].replacements.remove(at: waiting)
         } else {
-            guard entriesPerIP[node.address.ip, default: 0] < configuration.maxNodesPerIP else { return .rejected(.addressLimit) }
+            guard hasPlace(for: node.address.ip) else { return .rejected(.addressLimit) }
             entriesPerIP[node.address.ip, default: 0] += 1
         }
         if let respondedAt {

@@ -5,7 +5,6 @@ import PeerWire
 import Storage
 import Synchronization
 import Tracker
-import LocalDiscovery
 
 /// What every torrent of a session shares: the settings, the peer id, the session-wide rate limits and
 /// the count of open connections.
@@ -54,14 +53,10 @@ final class SessionContext: Sendable {
 /// A Shoal node: one listening port, many torrents, one set of limits the user may change while it runs.
 public final class Session: Sendable {
     let context: SessionContext
-    private let torrents = Mutex<[SHA1Hash: Torrent]>([:])
-    private let fetches = Mutex<[SHA1Hash: MetadataFetch]>([:])
+    let torrents = Mutex<[SHA1Hash: Torrent]>([:])
+    let fetches = Mutex<[SHA1Hash: MetadataFetch]>([:])
     /// The discovery services started.
-    private let discovery = Mutex<Discovery>(Discovery())
-
-    private struct Discovery {
-        var local: (service: LocalDiscovery, task: Task<Void, Never>)?
-    }
+    let discovery = Mutex<Discovery>(Discovery())
 
     public init(settings: SessionSettings, peerID: PeerID = .shoal()) {
         context = SessionContext(settings: settings, peerID: peerID)
@@ -164,78 +159,5 @@ public final class Session: Sendable {
                     await fetch.serve(link, name: name)
                 }
             })
-    }
-}
-
-// MARK: - Local service discovery
-
-extension Session {
-    /// BEP 14: each torrent is announced every 5 minutes, and no announce goes out sooner than a minute after
-    /// the last.
-    static let localAnnounceInterval: Duration = .seconds(300)
-    static let localAnnounceGap: Duration = .seconds(60)
-
-    /// Starts local service discovery (BEP 14) if the settings allow it, once listening (the port is what is
-    /// announced): torrents and magnet links being fetched are announced on the local network, and peers
-    /// announcing them become candidates. Private torrents are never announced, and their announces ignored.
-    /// ``close()`` stops it.
-    public func startLocalDiscovery(_ configuration: LocalDiscovery.Configuration = LocalDiscovery.Configuration()) async throws {
-        guard settings.discovery.localDiscovery, context.listenPort != nil else { return }
-        let service = try await LocalDiscovery.start(configuration) { [weak self] announce, ip in
-            self?.received(announce, from: ip)
-        }
-        let task = Task { [weak self] in
-            var lastSent: ContinuousClock.Instant?
-            var announced: [SHA1Hash: ContinuousClock.Instant] = [:]
-            while !Task.isCancelled, let self {
-                if lastSent.map({ .now - $0 >= Self.localAnnounceGap }) ?? true, self.settings.discovery.localDiscovery,
-                   let port = self.context.listenPort {
-                    let current = Set(self.localHashes())
-                    announced = announced.filter { current.contains($0.key) }
-                    let due = current.filter { announced[$0].map { .now - $0 >= Self.localAnnounceInterval } ?? true }
-                        .prefix(LocalAnnounce.maxInfoHashes)
-                    if !due.isEmpty {
-                        service.announce(Array(due), port: UInt16(port))
-                        lastSent = .now
-                        for hash in due { announced[hash] = .now }
-                    }
-                }
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
-        discovery.withLock { $0.local = (service, task) }
-    }
-
-    /// Stops discovery services.
-    public func close() {
-        let local = discovery.withLock { discovery in
-            defer { discovery.local = nil }
-            return discovery.local
-        }
-        local?.task.cancel()
-        local?.service.close()
-    }
-
-    /// Counters of local discovery, once started.
-    public var localDiscoveryStatistics: LocalDiscovery.Statistics? { discovery.withLock { $0.local?.service.statistics } }
-
-    /// The wire info-hashes that may be announced locally: public torrents and magnet links being fetched.
-    private func localHashes() -> [SHA1Hash] {
-        let torrents = torrents.withLock { $0.filter { !$0.value.metainfo.info.isPrivate }.map(\.key) }
-        return torrents + fetches.withLock { Array($0.keys) }
-    }
-
-    private func received(_ announce: LocalAnnounce, from ip: IPAddress) {
-        guard settings.discovery.localDiscovery else { return }
-        let peer = [(host: ip.description, port: Int(announce.port))]
-        for hash in announce.infoHashes {
-            if let torrent = torrent(for: hash), !torrent.metainfo.info.isPrivate {
-                torrent.addPeers(peer)
-                torrent.emit.yield(.peersFound(count: 1, source: .localDiscovery))
-            } else if let fetch = fetches.withLock({ $0[hash] }) {
-                fetch.addPeers(peer)
-                fetch.emit.yield(.peersFound(count: 1, source: .localDiscovery))
-            }
-        }
     }
 }

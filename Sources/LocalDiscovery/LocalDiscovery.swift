@@ -87,9 +87,9 @@ public final class LocalDiscovery: Sendable {
             throw StartError(description: "no multicast interface" + (configuration.interfaces.map { " among \($0.joined(separator: ", "))" } ?? ""))
         }
         let cookie = String(UInt64.random(in: .min ... .max), radix: 36)
-        let box = DiscoveryBox()
+        let box = LateReference<LocalDiscovery>()
         let handler = { @Sendable (bytes: ByteBuffer, from: SocketAddress) -> Void in
-            box.discovery?.received(bytes, from: from, onAnnounce: onAnnounce)
+            box.target?.received(bytes, from: from, onAnnounce: onAnnounce)
         }
         var receivers: [any Channel] = []
         var senders: [(channel: any Channel, group: SocketAddress, host: String)] = []
@@ -103,7 +103,7 @@ public final class LocalDiscovery: Sendable {
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
                     .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AnnounceReader(handler)) }
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramReader(handler)) }
                     }
                     .bind(host: any, port: LocalAnnounce.groupPort).outcome()
                 receivers.append(receiver)
@@ -124,7 +124,7 @@ public final class LocalDiscovery: Sendable {
             throw error
         }
         let discovery = LocalDiscovery(configuration: configuration, receivers: receivers, senders: senders, cookie: cookie)
-        box.discovery = discovery
+        box.target = discovery
         return discovery
     }
 
@@ -177,27 +177,5 @@ public final class LocalDiscovery: Sendable {
             return ip
         }
         if let announce, let accepted { onAnnounce(announce, accepted) }
-    }
-}
-
-/// Lets the reader reach the service created after its channel.
-private final class DiscoveryBox: Sendable {
-    private let value = Mutex<LocalDiscovery?>(nil)
-    var discovery: LocalDiscovery? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
-    }
-}
-
-/// Hands each datagram to the service.
-private final class AnnounceReader: ChannelInboundHandler, Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let handle: @Sendable (ByteBuffer, SocketAddress) -> Void
-
-    init(_ handle: @escaping @Sendable (ByteBuffer, SocketAddress) -> Void) { self.handle = handle }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        handle(envelope.data, envelope.remoteAddress)
     }
 }

@@ -46,6 +46,14 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         if case .v4 = self { true } else { false }
     }
 
+    /// 127.0.0.0/8 or ::1: this machine.
+    public var isLoopback: Bool {
+        switch unmapped {
+        case .v4(let value): value >> 24 == 127
+        case .v6(let value): value == 1
+        }
+    }
+
     /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it carries; others unchanged.
     public var unmapped: IPAddress {
         if case .v6(let value) = self, value >> 32 == 0xffff { return .v4(UInt32(truncatingIfNeeded: value)) }

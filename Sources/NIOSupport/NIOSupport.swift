@@ -1,5 +1,6 @@
 import Metainfo
 import NIOCore
+import Synchronization
 
 extension EventLoopFuture where Value: Sendable {
     /// The future's value, awaited. Not `get()`: with Swift 6.3, awaiting `get()` (a throwing continuation)
@@ -27,5 +28,31 @@ extension SocketAddress {
             return IPAddress.v6(value).unmapped
         case .unixDomainSocket: return nil
         }
+    }
+}
+
+/// Hands every datagram a channel reads to a closure, on the channel's event loop.
+package final class DatagramReader: ChannelInboundHandler, Sendable {
+    package typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let handle: @Sendable (ByteBuffer, SocketAddress) -> Void
+
+    package init(_ handle: @escaping @Sendable (ByteBuffer, SocketAddress) -> Void) { self.handle = handle }
+
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        handle(envelope.data, envelope.remoteAddress)
+    }
+}
+
+/// A reference set once it exists: lets a channel's handler, made before the service that owns the channel,
+/// reach that service.
+package final class LateReference<Value: AnyObject & Sendable>: Sendable {
+    private let value = Mutex<Value?>(nil)
+
+    package init() {}
+
+    package var target: Value? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

@@ -44,7 +44,7 @@ struct DownloadCommand: AsyncParsableCommand {
             magnet = nil
         }
         let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: false,
-                                        localDiscovery: peerOptions.localDiscovery)
+                                        localDiscovery: peerOptions.localDiscovery, dht: peerOptions.dhtOptions)
         let torrent: Metainfo
         if var magnet {
             magnet.trackers += extraTrackers
@@ -92,10 +92,7 @@ struct DownloadCommand: AsyncParsableCommand {
     /// torrent; its file stamps make it safe to share between download folders.
     private func resumeFile(for torrent: Metainfo) -> String? {
         guard let hash = torrent.info.infoHashes.wire else { return nil }
-        let environment = ProcessInfo.processInfo.environment
-        let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? environment["HOME"].map { $0 + "/.local/state" }
-        return state.map { "\($0)/shoal/resume/\(hash.hex).resume" }
+        return stateDirectory().map { "\($0)/shoal/resume/\(hash.hex).resume" }
     }
 
     /// The pieces to start from: resume data where every file is as it recorded; otherwise a full check, so

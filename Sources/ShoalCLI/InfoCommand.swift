@@ -26,6 +26,8 @@ struct InfoCommand: AsyncParsableCommand {
     @Flag(help: "With --fetch: announce to no tracker.")
     var noTrackers = false
 
+    @OptionGroup(title: "With --fetch") var dhtOptions: DHTOptions
+
     func run() async throws {
         var source = try loadSource(self.source)
         if fetch {
@@ -33,9 +35,11 @@ struct InfoCommand: AsyncParsableCommand {
             var settings = SessionSettings()
             settings.listenPort = port
             settings.trackers.enabled = !noTrackers
-            let node = try await Node.start(settings: settings, serveTracker: nil, listeningRequired: false, reportPort: false)
+            settings.discovery.dht = !dhtOptions.noDHT
+            let node = try await Node.start(settings: settings, serveTracker: nil, listeningRequired: false, reportPort: false, dht: dhtOptions)
             let announces = settings.trackers.enabled && !magnet.trackers.isEmpty
-            let fetched = try await fetchMetadata(magnet, node: node, peers: try parsePeers(peers), stopWhenPeersRunOut: !announces)
+            let fetched = try await fetchMetadata(magnet, node: node, peers: try parsePeers(peers),
+                                                  stopWhenPeersRunOut: !announces && !node.discovers)
             await node.close()
             source = .torrent(fetched.torrent)
         }

@@ -42,6 +42,8 @@ struct PeerOptions: ParsableArguments {
     @Flag(help: "Exchange no peers with connected peers (BEP 11 peer exchange). Private torrents never do.")
     var noPex = false
 
+    @OptionGroup var dhtOptions: DHTOptions
+
     @Flag(help: "Do not announce torrents on the local network or listen for such announces (BEP 14 local service discovery).")
     var noLsd = false
 
@@ -81,6 +83,7 @@ struct PeerOptions: ParsableArguments {
         settings.trackers.enabled = !noTrackers
         settings.discovery.peerExchange = !noPex
         settings.discovery.localDiscovery = !noLsd
+        settings.discovery.dht = !dhtOptions.noDHT
         settings.trackers.timeout = .milliseconds(Int(trackerTimeout * 1000))
         if let blockList { settings.peers.blocked = try loadFilter(blockList, option: "--block-list") }
         if let allowList { settings.peers.allowedOnly = try loadFilter(allowList, option: "--allow-list") }
@@ -120,14 +123,14 @@ func parseRate(_ text: String, option: String) throws(ExitCode) -> Int? {
 }
 
 /// `HOST:PORT` arguments (IPv6 hosts in brackets, names looked up) into addresses; anything else is bad input.
-func parsePeers(_ texts: [String]) throws(ExitCode) -> [(host: String, port: Int)] {
+func parsePeers(_ texts: [String], option: String = "--peer") throws(ExitCode) -> [(host: String, port: Int)] {
     try texts.map { text throws(ExitCode) -> (host: String, port: Int) in
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
-            throw Terminal.badInput("--peer takes HOST:PORT, not '\(text)'")
+            throw Terminal.badInput("\(option) takes HOST:PORT, not '\(text)'")
         }
         let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         if IPAddress(host) != nil { return (host, port) }
-        guard let address = resolve(host) else { throw Terminal.badInput("--peer '\(text)': cannot resolve '\(host)'") }
+        guard let address = resolve(host) else { throw Terminal.badInput("\(option) '\(text)': cannot resolve '\(host)'") }
         return (address, port)
     }
 }

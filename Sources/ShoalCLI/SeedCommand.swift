@@ -33,7 +33,7 @@ struct SeedCommand: AsyncParsableCommand {
         options.extraTrackers = try peerOptions.extraTrackers()
         let peers = try parsePeers(peerOptions.peers)
         let node = try await Node.start(settings: settings, serveTracker: peerOptions.serveTracker, listeningRequired: true,
-                                        localDiscovery: peerOptions.localDiscovery)
+                                        localDiscovery: peerOptions.localDiscovery, dht: peerOptions.dhtOptions)
         let runner = TorrentRunner(metainfo: torrent, storage: storage, options: options, peers: peers, finishedMessage: nil)
         let stats = try await runner.run(on: node, verified: have).stats
         await node.close()

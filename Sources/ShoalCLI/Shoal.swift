@@ -8,7 +8,7 @@ struct ShoalCommand: AsyncParsableCommand {
         abstract: "A BitTorrent peer: make, inspect and check torrents, download and seed them, run a tracker.",
         version: shoalVersion,
         subcommands: [CreateCommand.self, InfoCommand.self, VerifyCommand.self, DownloadCommand.self, SeedCommand.self,
-                      TrackerCommand.self]
+                      TrackerCommand.self, DHTCommand.self]
     )
 }
 

@@ -19,10 +19,13 @@ final class Node: Sendable {
     /// Whether peers may come from local discovery (or the DHT) at any time, so running out of known peers is
     /// no reason to give up on a public torrent.
     let discovers: Bool
+    /// Where the DHT routing table is saved on close.
+    private let dhtState: String?
 
-    private init(session: Session, tracker: TrackerServer?, accepting: Task<Void, Never>?, discovers: Bool) {
+    private init(session: Session, tracker: TrackerServer?, accepting: Task<Void, Never>?, discovers: Bool, dhtState: String?) {
         self.session = session
         self.discovers = discovers
+        self.dhtState = dhtState
         self.tracker = tracker
         self.accepting = accepting
     }
@@ -31,7 +34,7 @@ final class Node: Sendable {
     /// that cannot be bound an error (seeding); otherwise the node only connects out. `reportPort` prints the
     /// port bound on stdout, for scripts.
     static func start(settings: SessionSettings, serveTracker: Int?, listeningRequired: Bool, reportPort: Bool = true,
-                      localDiscovery: LocalDiscovery.Configuration? = nil) async throws(ExitCode) -> Node {
+                      localDiscovery: LocalDiscovery.Configuration? = nil, dht: DHTOptions? = nil) async throws(ExitCode) -> Node {
         let session = Session(settings: settings)
         let tracker = serveTracker.map { _ in TrackerServer() }
         if let tracker, let serveTracker {
@@ -65,11 +68,21 @@ final class Node: Sendable {
                 Terminal.warning("local service discovery is off: \(error)")
             }
         }
-        return Node(session: session, tracker: tracker, accepting: accepting, discovers: discovers)
+        if let dht, settings.discovery.dht {
+            let nodes = try dht.bootstrapNodes()
+            do {
+                try await session.startDHT(bootstrap: nodes, state: loadDHTState(from: dht.stateFile))
+                discovers = true
+            } catch {
+                Terminal.warning("the DHT is off: \(error)")
+            }
+        }
+        return Node(session: session, tracker: tracker, accepting: accepting, discovers: discovers, dhtState: dht?.stateFile)
     }
 
     /// Stops accepting peers and closes the tracker.
     func close() async {
+        if let dht = session.dht { saveDHTState(dht, to: dhtState) }
         session.close()
         accepting?.cancel()
         await accepting?.value
@@ -137,6 +150,9 @@ final class SignalWatch {
             sources.append(source)
         }
     }
+
+    /// The signal that came, if one did.
+    var received: Int32? { record.signal.withLock { $0 } }
 
     /// Stops watching (a second Ctrl-C then ends the process at once) and says which signal came, if any.
     func cancel() -> Int32? {

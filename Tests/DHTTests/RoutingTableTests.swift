@@ -93,18 +93,21 @@ private func node(prefix: Int, _ serial: Int, generator: inout SplitMix64, port:
         #expect(table.noteFailure(of: far[1], now: later + .seconds(15)) == far[10])
     }
 
-    @Test("An address holds at most maxNodesPerIP entries")
+    @Test("An address holds at most maxNodesPerIP entries; loopback addresses any number")
     func perAddressCap() {
         var generator = SplitMix64(seed: 5)
-        let ip = IPAddress.v4(0x7f00_0001)
+        let ip = IPAddress.v4(0x0a00_0001)
         let nodes = (0..<4).map { NodeInfo(id: .random(using: &generator), address: PeerAddress(ip: ip, port: 7000 + UInt16($0))) }
         var strict = RoutingTable(ownID: own, family: .v4)
         #expect(strict.noteResponse(from: nodes[0], now: start) == .added)
         #expect(strict.noteResponse(from: nodes[1], now: start) == .rejected(.addressLimit))
-        var loopback = RoutingTable(ownID: own, family: .v4, configuration: .init(maxNodesPerIP: 3))
-        #expect(nodes.map { loopback.noteResponse(from: $0, now: start) } == [.added, .added, .added, .rejected(.addressLimit)])
+        var three = RoutingTable(ownID: own, family: .v4, configuration: .init(maxNodesPerIP: 3))
+        #expect(nodes.map { three.noteResponse(from: $0, now: start) } == [.added, .added, .added, .rejected(.addressLimit)])
+        var loopback = RoutingTable(ownID: own, family: .v4)
+        let local = nodes.map { NodeInfo(id: $0.id, address: PeerAddress(ip: .v4(0x7f00_0001), port: $0.address.port)) }
+        #expect(local.map { loopback.noteResponse(from: $0, now: start) } == [.added, .added, .added, .added])
         // The same id at another address is not a second node.
-        #expect(loopback.noteResponse(from: NodeInfo(id: nodes[0].id, address: PeerAddress(ip: .v4(0x0a00_0009), port: 1)), now: start)
+        #expect(three.noteResponse(from: NodeInfo(id: nodes[0].id, address: PeerAddress(ip: .v4(0x0a00_0009), port: 1)), now: start)
             == .rejected(.idConflict))
     }
 

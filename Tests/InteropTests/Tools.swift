@@ -93,14 +93,15 @@ enum Tools {
         return try runTool(shoal, loopbackOnly(arguments), in: folder, timeout: timeout, environment: shoalEnvironment)
     }
 
-    /// Shoal's arguments with local discovery off unless the test chose its interfaces: on by default, it
-    /// would multicast on every interface of the machine, and tests send nothing beyond loopback and the
-    /// network namespaces they make.
+    /// Shoal's arguments with local discovery off unless the test chose its interfaces, and the DHT off unless
+    /// the test named its bootstrap nodes: on by default, they would multicast on every interface of the machine
+    /// and join the public DHT, and tests send nothing beyond loopback and the network namespaces they make.
     static func loopbackOnly(_ arguments: [String]) -> [String] {
-        guard let command = arguments.first, ["download", "seed"].contains(command), !arguments.contains("--lsd-interface") else {
-            return arguments
-        }
-        return arguments + ["--no-lsd"]
+        guard let command = arguments.first, ["download", "seed", "info"].contains(command) else { return arguments }
+        var arguments = arguments
+        if command != "info", !arguments.contains("--lsd-interface") { arguments.append("--no-lsd") }
+        if !arguments.contains("--dht-bootstrap") { arguments.append("--no-dht") }
+        return arguments
     }
 
     /// Runs lt_tool.py and decodes its JSON output.
