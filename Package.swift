@@ -122,3 +122,10 @@ if ProcessInfo.processInfo.environment["SHOAL_FUZZ"] != nil {
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 }
+
+// The DHT simulation of bench/dht.sh, built only there (SHOAL_BENCH=1): a benchmark, not part of the product.
+if ProcessInfo.processInfo.environment["SHOAL_BENCH"] != nil {
+    package.targets += [
+        .executableTarget(name: "DHTSimulation", dependencies: ["DHT", "Metainfo"], path: "bench/DHTSimulation"),
+    ]
+}

@@ -82,6 +82,8 @@ public struct DHTNode: Sendable {
 
     private enum Purpose: Sendable, Hashable {
         case ping
+        /// A ping to a node another node named, to add it to the table.
+        case probe
         case lookup(LookupID)
         case announce
     }
@@ -120,6 +122,13 @@ public struct DHTNode: Sendable {
     private var nextMaintenance: ContinuousClock.Instant
     /// When each bucket was last refreshed by a lookup of ours, per family.
     private var refreshed: [AddressFamily: [Int: ContinuousClock.Instant]] = [:]
+    /// The addresses given to ``bootstrap(from:now:)``, asked again while a table is nearly empty.
+    private var bootstrapAddresses: [PeerAddress] = []
+    /// Pings to nodes named in answers awaiting their reply, and the most allowed at once.
+    private var pingsPending = 0
+    static let maxPendingPings = 8
+    /// How often the node looks after its tables: refreshes, a new bootstrap when nearly empty, peer expiry.
+    static let maintenanceInterval: Duration = .seconds(5)
 
     /// A node with id `id` in the `families` given, starting with `tables` (loaded from disk) where given.
     /// `seed` drives its random choices (transaction ids, tokens, refresh targets).
@@ -141,7 +150,7 @@ public struct DHTNode: Sendable {
         tokens = TokenIssuer(now: now, source: SplitMix64(seed: seed ^ 0x5EED_70C3_A5A5_0001))
         nextTransaction = UInt16(truncatingIfNeeded: seed >> 16)
         rateSecond = now
-        nextMaintenance = now + .seconds(60)
+        nextMaintenance = now + Self.maintenanceInterval
     }
 
     /// Datagrams to send and events since the last call.
@@ -165,7 +174,8 @@ public struct DHTNode: Sendable {
     /// bootstrap addresses of that family (whose ids are unknown until they answer).
     @discardableResult
     public mutating func bootstrap(from addresses: [PeerAddress], now: ContinuousClock.Instant) -> [LookupID] {
-        tables.keys.sorted { $0 == .v4 && $1 == .v6 }.compactMap { family in
+        bootstrapAddresses = Array(addresses.prefix(64))
+        return tables.keys.sorted { $0 == .v4 && $1 == .v6 }.compactMap { family in
             let bootstrap = addresses.filter { AddressFamily($0.ip) == family }
             return start(target: id, family: family, bootstrap: bootstrap, getPeers: nil, now: now)
         }
@@ -226,12 +236,13 @@ public struct DHTNode: Sendable {
             let limit = if case .lookup = exchange.purpose { lookupTimeout } else { configuration.queryTimeout }
             guard now - exchange.sentAt >= limit else { continue }
             pending[transaction] = nil
+            if exchange.purpose == .probe { pingsPending -= 1 }
             statistics.timeouts += 1
             failed(exchange, now: now)
         }
         for lookup in Array(lookups.keys) { advance(lookup, now: now) }
         if now >= nextMaintenance {
-            nextMaintenance = now + .seconds(60)
+            nextMaintenance = now + Self.maintenanceInterval
             peerStore.expire(now: now)
             refreshBuckets(now: now)
         }
@@ -322,6 +333,7 @@ public struct DHTNode: Sendable {
             return nil
         }
         pending[transaction] = nil
+        if exchange.purpose == .probe { pingsPending -= 1 }
         return exchange
     }
 
@@ -333,6 +345,14 @@ public struct DHTNode: Sendable {
         let node = NodeInfo(id: response.id, address: address)
         if case .cached(let questionable?) = tables[family]?.noteResponse(from: node, now: now) {
             send(.ping, to: questionable.address, purpose: .ping, now: now)
+        }
+        // Nodes named in answers are pinged where the table has room for them (a few at a time), as libtorrent
+        // adds the nodes it hears about: tables fill from lookups, not only from who asks us.
+        for named in family == .v4 ? response.nodes : response.nodes6 where pingsPending < Self.maxPendingPings {
+            guard tables[family]?.wouldTake(named, now: now) == true,
+                  !pending.values.contains(where: { $0.address == named.address }) else { continue }
+            send(.ping, to: named.address, purpose: .probe, now: now)
+            pingsPending += 1
         }
         guard case .lookup(let lookupID) = exchange.purpose, var running = lookups[lookupID] else { return }
         let nodes = running.lookup.family == .v4 ? response.nodes : response.nodes6
@@ -387,16 +407,25 @@ public struct DHTNode: Sendable {
                                       queries: running.lookup.queriesSent, peers: running.lookup.peers.count, announcedTo: announcedTo))
     }
 
-    /// BEP 5: a bucket nobody touched for 15 minutes is refreshed by a lookup of a random id in it. One bucket per
-    /// family per maintenance pass, and not while one of ours runs, so refreshing never floods the network.
+    /// BEP 5: a bucket nobody touched for 15 minutes is refreshed by a lookup of a random id in it; after joining,
+    /// every bucket is, once. One lookup per family at a time, so refreshing never floods the network. A table with fewer nodes than a bucket holds
+    /// (the bootstrap failed, or everyone left) looks up our own id again, through the bootstrap nodes too.
     private mutating func refreshBuckets(now: ContinuousClock.Instant) {
         for family in tables.keys.sorted(by: { $0 == .v4 && $1 == .v6 }) {
-            guard let table = tables[family], table.count > 0, !lookups.values.contains(where: { $0.getPeers == nil && $0.lookup.family == family }) else {
+            guard let table = tables[family], !lookups.values.contains(where: { $0.getPeers == nil && $0.lookup.family == family }) else {
                 continue
             }
+            if table.count < configuration.table.bucketSize {
+                let bootstrap = bootstrapAddresses.filter { AddressFamily($0.ip) == family }
+                _ = start(target: id, family: family, bootstrap: bootstrap, getPeers: nil, now: now)
+                continue
+            }
+            // Every bucket once after joining (as Kademlia's join does), then those quiet for the interval.
             let interval = configuration.table.refreshInterval
-            guard let bucket = table.bucketsNeedingRefresh(now: now).first(where: { refreshed[family]?[$0].map { now - $0 >= interval } ?? true })
-            else { continue }
+            let done = refreshed[family] ?? [:]
+            let due = table.buckets.indices.first { done[$0] == nil }
+                ?? table.bucketsNeedingRefresh(now: now).first { done[$0].map { now - $0 >= interval } ?? true }
+            guard let bucket = due else { continue }
             refreshed[family, default: [:]][bucket] = now
             let target = table.refreshTarget(forBucket: bucket, using: &random)
             _ = start(target: target, family: family, bootstrap: [], getPeers: nil, now: now)

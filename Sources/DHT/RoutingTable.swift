@@ -196,13 +196,21 @@ public struct RoutingTable: Sendable {
             buckets[index].replacements[waiting].lastQuery = now
             return nil
         }
-        guard !buckets[index].entries.contains(where: { $0.node.id == node.id }),
-              hasPlace(for: node.address.ip) else { return nil }
+        return wouldTake(node, now: now) ? node : nil
+    }
+
+    /// Whether an unknown node, once it answers, would join a bucket now: it is acceptable, not known, and its
+    /// bucket has room (or a member that never answered or is bad, or can split). Nodes that other nodes name
+    /// are pinged only then, so a full table costs no traffic.
+    public func wouldTake(_ node: NodeInfo, now: ContinuousClock.Instant) -> Bool {
+        guard rejection(for: node) == nil else { return false }
+        let index = bucketIndex(for: node.id)
         let bucket = buckets[index]
-        let hasRoom = bucket.entries.count < configuration.bucketSize
+        guard !bucket.entries.contains(where: { $0.node.id == node.id || $0.node.address == node.address }),
+              !bucket.replacements.contains(where: { $0.node.address == node.address }), hasPlace(for: node.address.ip) else { return false }
+        return bucket.entries.count < configuration.bucketSize
             || bucket.entries.contains { $0.lastResponse == nil || liveness(of: $0, now: now) == .bad }
             || (index == buckets.count - 1 && buckets.count < NodeID.bitCount)
-        return hasRoom ? node : nil
     }
 
     /// A query to `node` timed out or was refused. After ``Configuration/failureLimit`` failures in a row the

@@ -17,7 +17,9 @@ import Synchronization
 public final class LocalDiscovery: Sendable {
     /// Where and how discovery runs.
     public struct Configuration: Sendable {
-        /// Interfaces to use, by name; nil uses every interface that is up, takes multicast and has an address.
+        /// Interfaces to use, by name; nil uses every interface that takes multicast and has an address. A named
+        /// interface is used even without the multicast flag: Linux delivers multicast on `lo` between sockets
+        /// that joined the group there (libtorrent does so too), which is how tests run it on loopback.
         public var interfaces: [String]?
         /// Also use the IPv6 group.
         public var ipv6 = true
@@ -75,8 +77,12 @@ public final class LocalDiscovery: Sendable {
         // The system lists an interface once per address: keep one per interface and family.
         var seen = Set<String>()
         let devices = try System.enumerateDevices().filter { device in
-            guard device.multicastSupported, let address = device.address else { return false }
-            if let names = configuration.interfaces, !names.contains(device.name) { return false }
+            guard let address = device.address else { return false }
+            if let names = configuration.interfaces {
+                guard names.contains(device.name) else { return false }
+            } else if !device.multicastSupported {
+                return false
+            }
             switch address {
             case .v4: return seen.insert("4 " + device.name).inserted
             case .v6: return configuration.ipv6 && seen.insert("6 " + device.name).inserted
@@ -107,25 +113,43 @@ public final class LocalDiscovery: Sendable {
                     }
                     .bind(host: any, port: LocalAnnounce.groupPort).outcome()
                 receivers.append(receiver)
-                guard let multicast = receiver as? any MulticastChannel else { throw StartError(description: "no multicast on this platform") }
+                guard let multicast = receiver as? any MulticastChannel, let receiverOptions = receiver as? any SocketOptionProvider else {
+                    throw StartError(description: "no multicast on this platform")
+                }
+                // An interface that cannot join (no IPv6 multicast on `lo`, say) is left out; discovery runs on the others.
                 for device in familyDevices {
-                    try await multicast.joinGroup(groupAddress, device: device).outcome()
+                    guard (try? await join(groupAddress, on: device, multicast: multicast, options: receiverOptions)) != nil else { continue }
                     let sender = try await DatagramBootstrap(group: group).bind(to: Self.anyPort(of: device)).outcome()
+                    senders.append((sender, groupAddress, host))
                     guard let options = sender as? any SocketOptionProvider else { continue }
                     switch device.address {
                     case .v4(let v4)?: try await options.setIPMulticastIF(v4.address.sin_addr).outcome()
                     default: try await options.setIPv6MulticastIF(CUnsignedInt(device.interfaceIndex)).outcome()
                     }
-                    senders.append((sender, groupAddress, host))
                 }
             }
         } catch {
             for channel in receivers + senders.map(\.channel) { channel.close(promise: nil) }
             throw error
         }
+        guard !senders.isEmpty else {
+            for channel in receivers { channel.close(promise: nil) }
+            throw StartError(description: "no interface could join the discovery groups")
+        }
         let discovery = LocalDiscovery(configuration: configuration, receivers: receivers, senders: senders, cookie: cookie)
         box.target = discovery
         return discovery
+    }
+
+    /// Joins the group on one interface. IPv4 by hand: SwiftNIO refuses interfaces without the multicast flag,
+    /// and `lo` has none, though Linux delivers multicast on it.
+    private static func join(_ group: SocketAddress, on device: NIONetworkDevice, multicast: any MulticastChannel,
+                             options: any SocketOptionProvider) async throws {
+        guard case .v4(let interface)? = device.address, case .v4(let groupV4) = group else {
+            return try await multicast.joinGroup(group, device: device).outcome()
+        }
+        let request = ip_mreq(imr_multiaddr: groupV4.address.sin_addr, imr_interface: interface.address.sin_addr)
+        try await options.unsafeSetSocketOption(level: .ip, name: .ip_add_membership, value: request).outcome()
     }
 
     /// The device's address with port 0, to send from.
