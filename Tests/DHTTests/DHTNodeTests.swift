@@ -62,8 +62,9 @@ struct VirtualNetwork {
         network.events[7] = []
         network.nodes[7].findPeers(infoHash, announcePort: 51413, now: network.now)
         network.run(for: .seconds(5))
+        // Refreshes of its buckets end too; the get_peers lookup is the one whose target is the info-hash.
         let announced = network.events[7].compactMap { event -> Int? in
-            if case .lookupFinished(_, _, _, _, _, let announcedTo) = event { return announcedTo }
+            if case .lookupFinished(_, NodeID(infoHash), _, _, _, let announcedTo) = event { return announcedTo }
             return nil
         }
         #expect(announced == [8])
