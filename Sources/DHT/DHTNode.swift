@@ -165,6 +165,10 @@ public struct DHTNode: Sendable {
     /// Lookups running now.
     public var activeLookups: Int { lookups.count }
 
+    /// Whether a query or lookup is under way, so ``tick(now:)`` has timeouts to apply before the next
+    /// maintenance: a host with many idle nodes (a simulation) may tick the others less often.
+    public var isBusy: Bool { !pending.isEmpty || !lookups.isEmpty }
+
     /// Nodes in the routing tables.
     public var nodeCount: Int { tables.values.reduce(0) { $0 + $1.count } }
 

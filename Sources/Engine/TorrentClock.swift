@@ -70,6 +70,7 @@ extension Torrent {
     private func connect(_ candidate: Candidate) async {
         let name = peerName(host: candidate.host, port: candidate.port)
         var ourselves = false
+        var peerWasSeed = false
         do {
             let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)
             ourselves = link.remote.peerID == context.peerID
@@ -77,7 +78,7 @@ extension Torrent {
                 core.halfOpen -= 1
                 core.candidates.reached(name)
             }
-            await serve(link, name: name, reachable: PeerAddress(parsing: name))
+            peerWasSeed = await serve(link, name: name, reachable: PeerAddress(parsing: name))
             link.close()
         } catch {
             emit.yield(.peerDisconnected(name, reason: "\(error)"))
@@ -85,8 +86,9 @@ extension Torrent {
         core.withLock { core in
             let handshaken = core.candidates[name]?.reached ?? false
             if !handshaken { core.halfOpen -= 1 }
-            // A seed has nothing more for us, and a connection to ourselves never will.
-            core.candidates.ended(name, giveUp: core.remaining == 0 || ourselves)
+            // Two seeds have nothing for each other, and a connection to ourselves never will. A peer that still
+            // wanted data is tried again: Transmission, for one, drops every peer to check a magnet link's metadata.
+            core.candidates.ended(name, giveUp: ourselves || (peerWasSeed && core.remaining == 0))
         }
     }
 

@@ -5,15 +5,18 @@ import Storage
 
 extension Torrent {
     /// Runs one handshaken connection until it ends, whoever opened it. `name` is the peer's address;
-    /// `reachable` is where we connected to it (nil for a peer that connected in).
-    func serve(_ link: PeerLink, name: String, reachable: PeerAddress? = nil) async {
+    /// `reachable` is where we connected to it (nil for a peer that connected in). Returns whether the peer had
+    /// every piece.
+    @discardableResult
+    func serve(_ link: PeerLink, name: String, reachable: PeerAddress? = nil) async -> Bool {
         let ip = link.ip
         let maxPeers = context.settings.connections.maxPerTorrent
         // Trackers list us among the peers: both ends of a connection to ourselves close without a word.
-        guard link.remote.peerID != context.peerID else { return }
-        guard context.claimConnection() else { return }
+        guard link.remote.peerID != context.peerID else { return false }
+        guard context.claimConnection() else { return false }
         defer { context.releaseConnection() }
-        guard let handle = core.withLock({ $0.register(name: name, ip: ip, peerID: link.remote.peerID, sender: link.sender, maxPeers: maxPeers) }) else { return }
+        guard let handle = core.withLock({ $0.register(name: name, ip: ip, peerID: link.remote.peerID, sender: link.sender, maxPeers: maxPeers) })
+        else { return false }
         if let reachable { handle.control.withLock { $0.listenAddress = reachable; $0.exchangeFlags = .reachable } }
         emit.yield(.peerConnected(name, client: link.remote.peerID.azureusClient))
         let view = PeerView(pieceCount: metainfo.info.pieceCount)
@@ -30,6 +33,7 @@ extension Torrent {
         }
         emit.yield(.peerDisconnected(name, reason: reason))
         if wantRechoke { rechoke() }
+        return view.isSeed || view.pieces.isFull
     }
 
     /// The message loop of one connection: one locked step per batch of messages; hashing, disk and the

@@ -67,9 +67,13 @@ public struct PieceChecker: Sendable {
     /// Whether `bytes` (the whole piece as peers exchange it) match every hash the torrent has for `piece`.
     public func verify(_ piece: PieceIndex, bytes: UnsafeRawBufferPointer) -> Bool {
         let info = torrent.info
-        let digests = storage.layout.digests(of: piece, bytes: bytes, v1: info.version.hasV1, v2: info.version.hasV2)
+        let expectedV2 = info.version.hasV2 ? expectedV2Hash(of: piece) : nil
+        // A hybrid without its piece layers (from a magnet link) is checked by its SHA-1s alone, as libtorrent
+        // does; a v2-only torrent cannot be checked without them.
+        let checkV2 = info.version.hasV2 && (expectedV2 != nil || !info.version.hasV1)
+        let digests = storage.layout.digests(of: piece, bytes: bytes, v1: info.version.hasV1, v2: checkV2)
         if info.version.hasV1, digests.v1 != info.v1Hash(of: piece) { return false }
-        if info.version.hasV2, digests.v2 == nil || digests.v2 != expectedV2Hash(of: piece) { return false }
+        if checkV2, digests.v2 == nil || digests.v2 != expectedV2 { return false }
         return true
     }
 

@@ -106,12 +106,29 @@ private struct FakeNetwork {
         }
     }
 
-    @Test("A silent node stops counting after the short timeout, and fails after the full one")
+    @Test("A silent node is asked once more after the short timeout; a lost answer does not lose the node")
+    func retry() {
+        var generator = SplitMix64(seed: 504)
+        let target = NodeID.random(using: &generator)
+        let seeds = (0..<4).map { NodeInfo(id: target.flippingBit(at: 159 - $0), address: PeerAddress(ip: .v4(0x0a00_0001 + UInt32($0)), port: 1)) }
+        var lookup = Lookup(target: target, family: .v4, seeds: seeds)
+        #expect(lookup.next(now: start) == seeds.prefix(3).map(\.address))
+        lookup.received(from: seeds[1].address, id: seeds[1].id, nodes: [])
+        lookup.received(from: seeds[2].address, id: seeds[2].id, nodes: [])
+        // The nearest did not answer in a second: it is asked again, beside the fourth.
+        #expect(lookup.next(now: start + .seconds(1)) == [seeds[0].address, seeds[3].address])
+        lookup.received(from: seeds[0].address, id: seeds[0].id, nodes: [])
+        lookup.received(from: seeds[3].address, id: seeds[3].id, nodes: [])
+        #expect(lookup.isFinished)
+        #expect(lookup.closest.map(\.node) == seeds && lookup.queriesSent == 5)
+    }
+
+    @Test("Without retries, a silent node stops counting after the short timeout, and fails after the full one")
     func timeouts() {
         var generator = SplitMix64(seed: 503)
         let target = NodeID.random(using: &generator)
         let seeds = (0..<4).map { NodeInfo(id: target.flippingBit(at: 159 - $0), address: PeerAddress(ip: .v4(0x0a00_0001 + UInt32($0)), port: 1)) }
-        var lookup = Lookup(target: target, family: .v4, seeds: seeds)
+        var lookup = Lookup(target: target, family: .v4, seeds: seeds, configuration: .init(retries: 0))
         #expect(lookup.next(now: start) == seeds.prefix(3).map(\.address))
         #expect(lookup.next(now: start + .milliseconds(500)).isEmpty)
         // The first three are slow now: the fourth goes out.

@@ -119,14 +119,16 @@ var watched = Set<Int>()
 let tickEvery = Duration.milliseconds(250)
 var nextTick = tickEvery
 
-/// Runs the network until `end`: packets in time order, every node ticked every 250 ms.
+/// Runs the network until `end`: packets in time order; nodes with queries under way ticked every 250 ms, the
+/// others every 5 s (their maintenance interval), which is all an idle node needs.
 @MainActor func run(until end: Duration) {
     while now < end {
         let packetTime = flight.nextTime ?? end
         if nextTick <= packetTime, nextTick <= end {
             now = nextTick
             nextTick += tickEvery
-            for i in nodes.indices {
+            let everyone = Int(now / tickEvery) % 20 == 0
+            for i in nodes.indices where everyone || nodes[i].isBusy {
                 nodes[i].tick(now: origin + now)
                 let produced = collect(i)
                 if watched.contains(i), !produced.isEmpty { events[i, default: []] += produced.map { (now, $0) } }
