@@ -16,7 +16,8 @@ public struct DHTNode: Sendable {
     public struct Configuration: Sendable {
         /// BEP 43: send queries with `ro=1` and answer none, for nodes that cannot take unsolicited traffic.
         public var readOnly = false
-        public var table = RoutingTable.Configuration()
+        /// The routing table's rules; BEP 42 is enforced on the nodes it takes (local addresses are exempt).
+        public var table = RoutingTable.Configuration(enforceSecureIDs: true)
         public var lookup = Lookup.Configuration()
         public var peerStore = PeerStore.Limits()
         /// Queries answered a second from one IP address, and from everyone together; more are dropped.
@@ -101,7 +102,8 @@ public struct DHTNode: Sendable {
         var peersReported = 0
     }
 
-    public let id: NodeID
+    /// Our id: random at first, then secure for our external address (BEP 42) once nodes agree on it.
+    public private(set) var id: NodeID
     public let configuration: Configuration
     /// One routing table per address family the node runs in.
     public private(set) var tables: [AddressFamily: RoutingTable]
@@ -124,6 +126,10 @@ public struct DHTNode: Sendable {
     private var refreshed: [AddressFamily: [Int: ContinuousClock.Instant]] = [:]
     /// The addresses given to ``bootstrap(from:now:)``, asked again while a table is nearly empty.
     private var bootstrapAddresses: [PeerAddress] = []
+    /// The address answers say our queries came from (BEP 42 `ip`), counted per address.
+    private var externalVotes: [IPAddress: Int] = [:]
+    /// Agreeing answers that make an address ours.
+    static let externalAddressVotes = 5
     /// Pings to nodes named in answers awaiting their reply, and the most allowed at once.
     private var pingsPending = 0
     static let maxPendingPings = 8
@@ -346,6 +352,7 @@ public struct DHTNode: Sendable {
         guard let exchange = claim(message.transactionID, from: address) else { return }
         statistics.responsesReceived += 1
         guard response.id != id else { return }
+        if let external = message.requesterAddress?.ip { vote(for: external, now: now) }
         let node = NodeInfo(id: response.id, address: address)
         if case .cached(let questionable?) = tables[family]?.noteResponse(from: node, now: now) {
             send(.ping, to: questionable.address, purpose: .ping, now: now)
@@ -434,6 +441,32 @@ public struct DHTNode: Sendable {
             let target = table.refreshTarget(forBucket: bucket, using: &random)
             _ = start(target: target, family: family, bootstrap: [], getPeers: nil, now: now)
         }
+    }
+
+    // MARK: BEP 42
+
+    /// Counts an answer's view of our address; once enough agree on one our id is not secure for, takes a secure
+    /// id for it. Votes are capped so that answers naming many addresses cannot grow memory.
+    private mutating func vote(for external: IPAddress, now: ContinuousClock.Instant) {
+        guard !external.isExemptFromSecureNodeID else { return }
+        if externalVotes[external] == nil, externalVotes.count >= 16 { externalVotes.removeAll() }
+        externalVotes[external, default: 0] += 1
+        guard externalVotes[external, default: 0] >= Self.externalAddressVotes, !id.isSecure(for: external) else { return }
+        externalVotes.removeAll()
+        changeID(to: .secure(for: external, using: &random), now: now)
+    }
+
+    /// Takes a new id: each table is rebuilt around it from the nodes that have answered us.
+    private mutating func changeID(to newID: NodeID, now: ContinuousClock.Instant) {
+        id = newID
+        for (family, old) in tables {
+            var table = RoutingTable(ownID: newID, family: family, configuration: configuration.table)
+            for entry in old.buckets.flatMap(\.entries) where entry.lastResponse != nil && entry.failures == 0 {
+                _ = table.noteResponse(from: entry.node, now: entry.lastResponse ?? now)
+            }
+            tables[family] = table
+        }
+        refreshed = [:]
     }
 
     // MARK: Output

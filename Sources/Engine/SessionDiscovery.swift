@@ -61,7 +61,7 @@ extension Session {
     public var localDiscoveryStatistics: LocalDiscovery.Statistics? { discovery.withLock { $0.local?.service.statistics } }
 
     /// The wire info-hashes that discovery may look for and announce: public torrents and magnet links being fetched.
-    private func discoverableHashes() -> [SHA1Hash] {
+    func discoverableHashes() -> [SHA1Hash] {
         let torrents = torrents.withLock { $0.filter { !$0.value.metainfo.info.isPrivate }.map(\.key) }
         return torrents + fetches.withLock { Array($0.keys) }
     }

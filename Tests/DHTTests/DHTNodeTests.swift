@@ -153,3 +153,48 @@ struct VirtualNetwork {
         #expect(full.values.count > 50)
     }
 }
+
+@Suite struct SecureIDTests {
+    @Test("Once five answers agree on our external address, the node takes an id secure for it and keeps its table")
+    func takesSecureID() throws {
+        let now = ContinuousClock.now
+        var node = DHTNode(id: NodeID(SHA1Hash.of([1])), families: [.v4], now: now, seed: 3)
+        let external = PeerAddress(ip: IPAddress("203.0.113.7")!, port: 6881)
+        let responders = (1...5).map { PeerAddress(ip: .v4(0x0A00_0000 | UInt32($0)), port: 6881) }
+        node.bootstrap(from: responders, now: now)
+        let queries = node.takeOutput().datagrams
+        #expect(queries.count == 3)
+        var answered = 0
+        // Answer each query (the lookup asks the others as answers come), naming our address.
+        var waiting = queries
+        while let query = waiting.first {
+            waiting.removeFirst()
+            let decoded = try KRPCMessage(decoding: query.bytes)
+            let id = NodeID(SHA1Hash.of(query.address.compact))
+            let reply = KRPCMessage(transactionID: decoded.transactionID, body: .response(.init(id: id)), requesterAddress: external)
+            node.receive(reply.encoded(), from: query.address, now: now)
+            answered += 1
+            waiting += node.takeOutput().datagrams.filter { datagram in
+                (try? KRPCMessage(decoding: datagram.bytes)).map { if case .query = $0.body { true } else { false } } ?? false
+            }
+        }
+        #expect(answered >= 5)
+        #expect(node.id.isSecure(for: external.ip))
+        #expect(node.nodeCount == 5)
+    }
+
+    @Test("A node at a public address whose id is not secure for it does not enter the table; one with a secure id does")
+    func enforced() throws {
+        let now = ContinuousClock.now
+        var node = DHTNode(id: NodeID(SHA1Hash.of([1])), families: [.v4], now: now, seed: 4)
+        let stranger = PeerAddress(ip: IPAddress("198.51.100.9")!, port: 6881)
+        var random = SplitMix64(seed: 9)
+        for (id, admitted) in [(NodeID.random(using: &random), 0), (NodeID.secure(for: stranger.ip, using: &random), 1)] {
+            node.bootstrap(from: [stranger], now: now)
+            let query = try KRPCMessage(decoding: try #require(node.takeOutput().datagrams.first).bytes)
+            node.receive(KRPCMessage(transactionID: query.transactionID, body: .response(.init(id: id))).encoded(), from: stranger, now: now)
+            _ = node.takeOutput()
+            #expect(node.nodeCount == admitted)
+        }
+    }
+}

@@ -41,3 +41,21 @@ import Testing
         #expect(torrent.core.withLock { $0.candidates["127.0.0.1:\(slowListener.port)"] } != nil)
     }
 }
+
+@Suite struct PrivateTorrentTests {
+    @Test("A private torrent (BEP 27) offers no peer exchange and is never looked up or announced by the DHT or LSD")
+    func privateTorrentsStayPrivate() throws {
+        let data = TorrentTests.data(40_000, seed: 3)
+        let public_ = try TorrentTests.torrent(of: data)
+        // The same info dictionary with `private` 1 (keys stay sorted: "private" follows "pieces").
+        let privateInfo = Array(public_.info.rawBytes.dropLast()) + Array("7:privatei1ee".utf8)
+        let private_ = try Metainfo(bytes: Array("d4:info".utf8) + privateInfo + Array("e".utf8))
+        #expect(private_.info.isPrivate)
+        let session = Session(settings: SessionSettings())
+        let storage = { (m: Metainfo) in PieceStorage(layout: StorageLayout(m.info), backend: MemoryStorage()) }
+        let open = try session.add(public_, storage: storage(public_), verified: Bitfield(count: public_.info.pieceCount))
+        let closed = try session.add(private_, storage: storage(private_), verified: Bitfield(count: private_.info.pieceCount))
+        #expect(open.usesPeerExchange && !closed.usesPeerExchange)
+        #expect(session.discoverableHashes() == [try #require(public_.info.infoHashes.v1)])
+    }
+}
