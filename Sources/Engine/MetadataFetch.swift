@@ -39,6 +39,8 @@ public final class MetadataFetch: Sendable {
     let options: Options
     private let state = Mutex(FetchState())
     private let finished: @Sendable () -> Void
+    /// Ends the run loop's nap when the metadata is in or the user stops.
+    private let wakeup = Wakeup()
 
     /// How a fetch behaves.
     public struct Options: Sendable {
@@ -89,6 +91,7 @@ public final class MetadataFetch: Sendable {
             return state.connections.values.map(\.sender)
         }
         for sender in senders { sender.close() }
+        wakeup.wake()
     }
 
     /// Peers that got through the handshake: a download of the torrent starts with them.
@@ -117,7 +120,7 @@ public final class MetadataFetch: Sendable {
                 if options.stopWhenPeersRunOut, state.withLock({ $0.connections.isEmpty && $0.halfOpen == 0 && $0.candidates.exhausted }) {
                     break
                 }
-                try? await Task.sleep(for: .milliseconds(250))
+                await wakeup.nap(.milliseconds(250))
             }
             let senders = state.withLock { state in
                 state.over = true
@@ -280,6 +283,7 @@ public final class MetadataFetch: Sendable {
             return (true, state.connections.values.map(\.sender))
         }
         for sender in senders { sender.close() }
+        wakeup.wake()
         return first
     }
 
@@ -343,5 +347,51 @@ private struct MetadataRefusal: Error, CustomStringConvertible {
     init(_ description: String, ban: Bool = false) {
         self.description = description
         self.ban = ban
+    }
+}
+
+/// Lets a loop that naps between rounds be woken at once by another task.
+final class Wakeup: Sendable {
+    private let state = Mutex<(woken: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    /// Wakes the nap under way, or makes the next one return at once.
+    func wake() {
+        let waiter = state.withLock { state in
+            defer { state = (state.waiter == nil, nil) }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Sleeps for `duration`, or until ``wake()``.
+    func nap(_ duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { await self.waitForWake() }
+            await group.next()
+            group.cancelAll()
+            // The waiter may still be parked: release it so the group can end.
+            self.wake()
+            await group.waitForAll()
+            self.state.withLock { $0.woken = false }
+        }
+    }
+
+    private func waitForWake() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state in
+                    if state.woken {
+                        state.woken = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            wake()
+        }
     }
 }

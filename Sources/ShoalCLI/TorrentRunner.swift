@@ -171,6 +171,7 @@ struct Reporter {
     func show(_ events: AsyncStream<TorrentEvent>) async {
         var lastLog = ContinuousClock.now
         var lineShown = false
+        var firstPiece = true
         func line(_ text: String) {
             FileHandle.standardError.write(Data(((lineShown ? "\r\u{1B}[K" : "") + text + "\n").utf8))
             lineShown = false
@@ -180,7 +181,10 @@ struct Reporter {
             case .peerConnected(let peer, let client): line("connected to \(peer)" + (client.map { " (\($0))" } ?? ""))
             case .peerDisconnected(let peer, let reason): line("disconnected from \(peer): \(reason)")
             case .peerBanned(let peer, let reason): line("banned \(peer): \(reason)")
-            case .pieceVerified: continue
+            case .pieceVerified:
+                // Once: how soon data arrived (bench/magnet.sh times it).
+                if firstPiece { line("first piece verified") }
+                firstPiece = false
             case .pieceFailed(let piece, let senders):
                 line("piece \(piece) failed its hash check (from \(senders.joined(separator: ", "))); fetching it again")
             case .finished: if let finishedMessage { line(finishedMessage) }
