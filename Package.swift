@@ -120,6 +120,8 @@ if ProcessInfo.processInfo.environment["SHOAL_FUZZ"] != nil {
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FuzzTracker", dependencies: ["Tracker", "TrackerServer"], path: "Fuzz/FuzzTracker",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzDiscovery", dependencies: ["DHT", "LocalDiscovery", "PeerWire", "Metainfo"], path: "Fuzz/FuzzDiscovery",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 }
 
