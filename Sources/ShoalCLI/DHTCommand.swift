@@ -18,9 +18,6 @@ struct DHTCommand: AsyncParsableCommand {
     @Option(help: "Bind this address only (such as 127.0.0.1), rather than every IPv4 and IPv6 address.")
     var host: String?
 
-    @Flag(help: "Answer no queries and ask others not to add this node (BEP 43), as for a node behind a firewall.")
-    var readOnly = false
-
     @Option(help: "Seconds between status lines.")
     var interval: Double = 10
 
@@ -33,7 +30,7 @@ struct DHTCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw Terminal.badInput("--port takes 0 to 65535") }
         guard interval > 0, nodesPerAddress > 0 else { throw Terminal.badInput("--interval and --nodes-per-address must be positive") }
         var configuration = DHTNode.Configuration()
-        configuration.readOnly = readOnly
+        configuration.readOnly = dhtOptions.readOnly
         configuration.table.maxNodesPerIP = nodesPerAddress
         let service: DHTService
         do {

@@ -10,6 +10,9 @@ struct DHTOptions: ParsableArguments {
     @Option(name: .customLong("dht-bootstrap"), help: "A DHT node to join through, as HOST:PORT; repeat for more. Replaces the usual public routers.")
     var bootstrap: [String] = []
 
+    @Flag(name: .customLong("dht-read-only"), help: "Ask other nodes not to add this one and answer no queries (BEP 43), as behind a firewall.")
+    var readOnly = false
+
     @Option(name: .customLong("dht-state"), help: "Where the DHT routing table is kept between runs (default: under $XDG_STATE_HOME/shoal).")
     var state: String?
 

@@ -71,7 +71,9 @@ final class Node: Sendable {
         if let dht, settings.discovery.dht {
             let nodes = try dht.bootstrapNodes()
             do {
-                try await session.startDHT(bootstrap: nodes, state: loadDHTState(from: dht.stateFile))
+                var configuration = DHTNode.Configuration()
+                configuration.readOnly = dht.readOnly
+                try await session.startDHT(bootstrap: nodes, state: loadDHTState(from: dht.stateFile), configuration: configuration)
                 discovers = true
             } catch {
                 Terminal.warning("the DHT is off: \(error)")

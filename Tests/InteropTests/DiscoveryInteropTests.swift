@@ -117,12 +117,12 @@ struct DiscoveryInteropTests {
         return 0
     }
 
-    @Test("Three libtorrent DHT nodes bootstrapped on one, and a Shoal node, find each other within seconds")
+    @Test("Three libtorrent DHT nodes bootstrapped on a fourth, and a Shoal node, find each other within seconds")
     func dhtNetwork() throws {
         let folder = try TemporaryFolder()
-        let logs = (0..<3).map { folder.url.appendingPathComponent("lt\($0).log") }
+        let logs = (0..<4).map { folder.url.appendingPathComponent("lt\($0).log") }
         let (first, firstPort) = try Self.libtorrent(["dht-node", "--timeout", "120"], errors: logs[0])
-        let others = try (1..<3).map { index in
+        let others = try (1..<4).map { index in
             try Self.libtorrent(["dht-node", "--bootstrap", "127.0.0.1:\(firstPort)", "--add-node", "127.0.0.1:\(firstPort)", "--timeout", "120"],
                                 errors: logs[index])
         }
@@ -131,15 +131,13 @@ struct DiscoveryInteropTests {
                                                      "--dht-bootstrap", "127.0.0.1:\(firstPort)",
                                                      "--dht-state", folder.url.appendingPathComponent("dht.state").path], errors: shoalLog)
         defer { withExtendedLifetime((first, others, shoal)) {} }
-        let shoalLine = try #require(shoal.firstLine(), "shoal dht did not start")
-        let shoalPort = try #require(shoalLine.split(separator: " ").last.flatMap { Int($0) })
-        // The first node knows the two others and Shoal; each node knows at least two others.
+        _ = try #require(shoal.firstLine(), "shoal dht did not start")
+        // The first node knows the three others and Shoal; each other node knows at least two others.
         let met = Self.eventually(within: 30) {
-            Self.lastNodeCount(Self.text(logs[0])) >= 3 && logs.dropFirst().allSatisfy { Self.lastNodeCount(Self.text($0)) >= 2 }
+            Self.lastNodeCount(Self.text(logs[0])) >= 4 && logs.dropFirst().allSatisfy { Self.lastNodeCount(Self.text($0)) >= 2 }
                 && Self.lastNodeCount(Self.text(shoalLog)) >= 3
         }
         #expect(met, "tables: libtorrent \(logs.map { Self.lastNodeCount(Self.text($0)) }), shoal \(Self.lastNodeCount(Self.text(shoalLog)))\n\(Self.text(shoalLog).suffix(600))")
-        #expect(Self.text(logs[0]).contains("get-peers-in") || Self.lastNodeCount(Self.text(logs[0])) >= 3, "port \(shoalPort)")
     }
 
     @Test("shoal download of a magnet link with no peer named: the libtorrent seeder is found through the DHT")

@@ -160,40 +160,52 @@ let joined = now
 let tableSizes = nodes.map(\.nodeCount).sorted()
 let memoryAfter = anonymousMemory()
 
-// Lookups: a random node announces an info-hash, later another random node looks it up.
+// Lookups, all at once as in a busy network: LOOKUPS random nodes each announce an info-hash of their own; 20
+// virtual seconds later as many other random nodes (each a seeker once) look one up each.
 var hops: [Int] = []
 var firstPeerTimes: [Duration] = []
 var finishTimes: [Duration] = []
 var found = 0
 var queries: [Int] = []
+var pairs: [(infoHash: SHA1Hash, announcer: Int, seeker: Int)] = []
+var seekers = Set<Int>()
 for round in 0..<lookupCount {
-    let infoHash = SHA1Hash.of(Array("simulated torrent \(round)".utf8))
     let announcer = Int.random(in: 0..<nodeCount, using: &random)
     var seeker = Int.random(in: 0..<nodeCount, using: &random)
-    while seeker == announcer { seeker = Int.random(in: 0..<nodeCount, using: &random) }
-    nodes[announcer].findPeers(infoHash, announcePort: 40_000, now: origin + now)
-    _ = collect(announcer)
-    run(until: now + .seconds(20))
-    watched = [seeker]
-    events[seeker] = []
-    let started = now
-    nodes[seeker].findPeers(infoHash, announcePort: nil, now: origin + now)
-    _ = collect(seeker)
-    run(until: now + .seconds(30))
-    watched = []
-    let expected = PeerAddress(ip: addresses[announcer].ip, port: 40_000)
+    while seeker == announcer || seekers.contains(seeker) { seeker = Int.random(in: 0..<nodeCount, using: &random) }
+    seekers.insert(seeker)
+    pairs.append((SHA1Hash.of(Array("simulated torrent \(round)".utf8)), announcer, seeker))
+}
+for pair in pairs {
+    nodes[pair.announcer].findPeers(pair.infoHash, announcePort: 40_000, now: origin + now)
+    _ = collect(pair.announcer)
+}
+run(until: now + .seconds(20))
+watched = seekers
+let started = now
+for pair in pairs {
+    events[pair.seeker] = []
+    nodes[pair.seeker].findPeers(pair.infoHash, announcePort: nil, now: origin + now)
+    _ = collect(pair.seeker)
+}
+run(until: now + .seconds(30))
+for pair in pairs {
+    let expected = PeerAddress(ip: addresses[pair.announcer].ip, port: 40_000)
+    let target = NodeID(pair.infoHash)
     var gotPeer = false
-    for (at, event) in events[seeker] ?? [] {
+    for (at, event) in events[pair.seeker] ?? [] {
         switch event {
-        case .peers(_, let peers):
+        case .peers(pair.infoHash, let peers):
             if !gotPeer, peers.contains(expected) {
                 gotPeer = true
                 firstPeerTimes.append(at - started)
             }
-        case .lookupFinished(_, _, let lookupHops, let sentQueries, _, _):
+        case .lookupFinished(_, target, let lookupHops, let sentQueries, _, _):
             hops.append(lookupHops)
             queries.append(sentQueries)
             finishTimes.append(at - started)
+        default:
+            continue
         }
     }
     if gotPeer { found += 1 }
