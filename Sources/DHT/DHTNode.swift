@@ -126,10 +126,12 @@ public struct DHTNode: Sendable {
     private var refreshed: [AddressFamily: [Int: ContinuousClock.Instant]] = [:]
     /// The addresses given to ``bootstrap(from:now:)``, asked again while a table is nearly empty.
     private var bootstrapAddresses: [PeerAddress] = []
-    /// The address answers say our queries came from (BEP 42 `ip`), counted per address.
-    private var externalVotes: [IPAddress: Int] = [:]
-    /// Agreeing answers that make an address ours.
+    /// The address answers say our queries came from (BEP 42 `ip`): per address, the /24 networks that said so.
+    private var externalVotes: [IPAddress: Set<UInt32>] = [:]
+    private var lastIDChange: ContinuousClock.Instant?
+    /// Networks that must agree before an address is taken as ours, and the least time between id changes.
     static let externalAddressVotes = 5
+    static let idChangeInterval: Duration = .seconds(3600)
     /// Pings to nodes named in answers awaiting their reply, and the most allowed at once.
     private var pingsPending = 0
     static let maxPendingPings = 8
@@ -137,9 +139,11 @@ public struct DHTNode: Sendable {
     static let maintenanceInterval: Duration = .seconds(5)
 
     /// A node with id `id` in the `families` given, starting with `tables` (loaded from disk) where given.
-    /// `seed` drives its random choices (transaction ids, tokens, refresh targets).
+    /// `seed` drives its random choices (transaction ids, refresh targets), `tokenSeed` its token secrets: two
+    /// independent seeds, since refresh targets show the first generator's output on the wire and the second must
+    /// stay secret.
     public init(id: NodeID, families: Set<AddressFamily> = [.v4, .v6], configuration: Configuration = Configuration(),
-                tables loaded: [AddressFamily: RoutingTable] = [:], now: ContinuousClock.Instant, seed: UInt64) {
+                tables loaded: [AddressFamily: RoutingTable] = [:], now: ContinuousClock.Instant, seed: UInt64, tokenSeed: UInt64? = nil) {
         self.id = id
         self.configuration = configuration
         var tables: [AddressFamily: RoutingTable] = [:]
@@ -153,7 +157,7 @@ public struct DHTNode: Sendable {
         self.tables = tables
         peerStore = PeerStore(limits: configuration.peerStore)
         random = SplitMix64(seed: seed)
-        tokens = TokenIssuer(now: now, source: SplitMix64(seed: seed ^ 0x5EED_70C3_A5A5_0001))
+        tokens = TokenIssuer(now: now, source: SplitMix64(seed: tokenSeed ?? seed ^ 0x5EED_70C3_A5A5_0001))
         nextTransaction = UInt16(truncatingIfNeeded: seed >> 16)
         rateSecond = now
         nextMaintenance = now + Self.maintenanceInterval
@@ -184,7 +188,9 @@ public struct DHTNode: Sendable {
     /// bootstrap addresses of that family (whose ids are unknown until they answer).
     @discardableResult
     public mutating func bootstrap(from addresses: [PeerAddress], now: ContinuousClock.Instant) -> [LookupID] {
-        bootstrapAddresses = Array(addresses.prefix(64))
+        // Answers come from unmapped addresses: an IPv4-mapped one would never match its own answer.
+        bootstrapAddresses = addresses.prefix(64).map { PeerAddress(ip: $0.ip.unmapped, port: $0.port) }
+        let addresses = bootstrapAddresses
         return tables.keys.sorted { $0 == .v4 && $1 == .v6 }.compactMap { family in
             let bootstrap = addresses.filter { AddressFamily($0.ip) == family }
             return start(target: id, family: family, bootstrap: bootstrap, getPeers: nil, now: now)
@@ -269,9 +275,8 @@ public struct DHTNode: Sendable {
         }
         guard query.sender != id else { return }
         let sender = NodeInfo(id: query.sender, address: address)
-        if let unknown = tables[family]?.noteQuery(from: sender, isReadOnly: message.isReadOnly, now: now),
-           !pending.values.contains(where: { $0.address == unknown.address && $0.purpose == .ping }) {
-            send(.ping, to: unknown.address, purpose: .ping, now: now)
+        if let unknown = tables[family]?.noteQuery(from: sender, isReadOnly: message.isReadOnly, now: now) {
+            probe(unknown.address, now: now)
         }
         var response = KRPCMessage.Response(id: id)
         switch query.method {
@@ -352,7 +357,7 @@ public struct DHTNode: Sendable {
         guard let exchange = claim(message.transactionID, from: address) else { return }
         statistics.responsesReceived += 1
         guard response.id != id else { return }
-        if let external = message.requesterAddress?.ip { vote(for: external, now: now) }
+        if let external = message.requesterAddress?.ip { vote(for: external, from: address.ip, now: now) }
         let node = NodeInfo(id: response.id, address: address)
         if case .cached(let questionable?) = tables[family]?.noteResponse(from: node, now: now) {
             send(.ping, to: questionable.address, purpose: .ping, now: now)
@@ -360,10 +365,7 @@ public struct DHTNode: Sendable {
         // Nodes named in answers are pinged where the table has room for them (a few at a time), as libtorrent
         // adds the nodes it hears about: tables fill from lookups, not only from who asks us.
         for named in family == .v4 ? response.nodes : response.nodes6 where pingsPending < Self.maxPendingPings {
-            guard tables[family]?.wouldTake(named, now: now) == true,
-                  !pending.values.contains(where: { $0.address == named.address }) else { continue }
-            send(.ping, to: named.address, purpose: .probe, now: now)
-            pingsPending += 1
+            if tables[family]?.wouldTake(named, now: now) == true { probe(named.address, now: now) }
         }
         guard case .lookup(let lookupID) = exchange.purpose, var running = lookups[lookupID] else { return }
         let nodes = running.lookup.family == .v4 ? response.nodes : response.nodes6
@@ -413,7 +415,6 @@ public struct DHTNode: Sendable {
                 announcedTo += 1
             }
         }
-        running.peersReported = running.lookup.peers.count
         events.append(.lookupFinished(lookupID, target: running.lookup.target, hops: running.lookup.hops,
                                       queries: running.lookup.queriesSent, peers: running.lookup.peers.count, announcedTo: announcedTo))
     }
@@ -445,14 +446,18 @@ public struct DHTNode: Sendable {
 
     // MARK: BEP 42
 
-    /// Counts an answer's view of our address; once enough agree on one our id is not secure for, takes a secure
-    /// id for it. Votes are capped so that answers naming many addresses cannot grow memory.
-    private mutating func vote(for external: IPAddress, now: ContinuousClock.Instant) {
-        guard !external.isExemptFromSecureNodeID else { return }
+    /// Counts an answer's view of our address; once voters from enough different networks agree on one our id is
+    /// not secure for, takes a secure id for it. Only IPv4 votes (one id serves both families, and a dual-stack
+    /// host would otherwise flip between its two addresses), one vote per voter's /24, at most one change an
+    /// hour, and votes are capped so that answers naming many addresses cannot grow memory.
+    private mutating func vote(for external: IPAddress, from voter: IPAddress, now: ContinuousClock.Instant) {
+        guard case .v4 = external.unmapped, case .v4(let voterBits) = voter.unmapped, !external.isExemptFromSecureNodeID,
+              lastIDChange.map({ now - $0 >= Self.idChangeInterval }) ?? true else { return }
         if externalVotes[external] == nil, externalVotes.count >= 16 { externalVotes.removeAll() }
-        externalVotes[external, default: 0] += 1
-        guard externalVotes[external, default: 0] >= Self.externalAddressVotes, !id.isSecure(for: external) else { return }
+        externalVotes[external, default: []].insert(voterBits >> 8)
+        guard externalVotes[external, default: []].count >= Self.externalAddressVotes, !id.isSecure(for: external) else { return }
         externalVotes.removeAll()
+        lastIDChange = now
         changeID(to: .secure(for: external, using: &random), now: now)
     }
 
@@ -471,8 +476,19 @@ public struct DHTNode: Sendable {
 
     // MARK: Output
 
-    private mutating func send(_ method: KRPCMessage.Method, to address: PeerAddress, purpose: Purpose, now: ContinuousClock.Instant) {
-        guard pending.count < configuration.maxPendingQueries else { return }
+    /// Pings a node we heard of to add it to the table, within the budget of such pings, and not twice.
+    private mutating func probe(_ address: PeerAddress, now: ContinuousClock.Instant) {
+        guard pingsPending < Self.maxPendingPings, !pending.values.contains(where: { $0.address == address && $0.purpose == .probe }),
+              send(.ping, to: address, purpose: .probe, now: now) else { return }
+        pingsPending += 1
+    }
+
+    /// Sends a query; false when too many are pending. Half the pending table is kept for lookups, so traffic
+    /// others cause (pings of nodes that query us) cannot crowd them out.
+    @discardableResult
+    private mutating func send(_ method: KRPCMessage.Method, to address: PeerAddress, purpose: Purpose, now: ContinuousClock.Instant) -> Bool {
+        let limit = if case .lookup = purpose { configuration.maxPendingQueries } else { configuration.maxPendingQueries / 2 }
+        guard pending.count < limit else { return false }
         var transaction = TransactionID(nextTransaction)
         while pending[transaction] != nil {
             nextTransaction &+= 1
@@ -484,6 +500,7 @@ public struct DHTNode: Sendable {
         pending[transaction] = Pending(address: address, sentAt: now, purpose: purpose)
         statistics.queriesSent += 1
         emit(message.encoded(), to: address)
+        return true
     }
 
     private mutating func emit(_ bytes: [UInt8], to address: PeerAddress) {

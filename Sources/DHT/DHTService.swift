@@ -62,7 +62,7 @@ public final class DHTService: Sendable {
         var random = SystemRandomNumberGenerator()
         let id = loaded?.id ?? NodeID.random(using: &random)
         let node = DHTNode(id: id, families: Set(channels.keys), configuration: configuration, tables: loaded?.tables ?? [:],
-                           now: .now, seed: random.next())
+                           now: .now, seed: random.next(), tokenSeed: random.next())
         let service = DHTService(node: node, channels: channels, port: bound, onEvent: onEvent)
         box.target = service
         service.clock.withLock { task in
@@ -89,6 +89,9 @@ public final class DHTService: Sendable {
     }
 
     public var statistics: DHTNode.Statistics { node.withLock { $0.statistics } }
+
+    /// Lookups running now.
+    public var activeLookups: Int { node.withLock { $0.activeLookups } }
 
     /// Nodes in the routing tables, per family.
     public var nodeCounts: [AddressFamily: Int] { node.withLock { $0.tables.mapValues(\.count) } }

@@ -87,6 +87,8 @@ public struct Lookup: Sendable {
     /// Candidates, nearest first.
     private var candidates: [Candidate] = []
     private var knownAddresses: Set<PeerAddress> = []
+    /// One candidate per IP address (loopback aside): one answer cannot aim a lookup's queries at one host.
+    private var knownIPs: Set<IPAddress> = []
     private var knownIDs: Set<NodeID> = []
     private var knownPeers: Set<PeerAddress> = []
 
@@ -230,9 +232,11 @@ public struct Lookup: Sendable {
 
     /// Adds a candidate not seen before (by address or id), then trims the farthest unqueried ones.
     private mutating func add(id: NodeID?, address: PeerAddress, hop: Int) {
-        guard address.port != 0, AddressFamily(address.ip) == family, !knownAddresses.contains(address) else { return }
+        guard address.port != 0, AddressFamily(address.ip) == family, !knownAddresses.contains(address),
+              address.ip.isLoopback || !knownIPs.contains(address.ip) else { return }
         if let id { guard knownIDs.insert(id).inserted else { return } }
         knownAddresses.insert(address)
+        knownIPs.insert(address.ip)
         let candidate = Candidate(id: id, address: address, distance: id?.distance(to: target), hop: hop, state: .fresh)
         candidates.insert(candidate, at: insertionIndex(for: candidate))
         if candidates.count > configuration.maxCandidates, let farthest = candidates.lastIndex(where: {

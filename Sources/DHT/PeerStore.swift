@@ -48,6 +48,11 @@ public struct PeerStore: Sendable {
         }
         // Taken out and put back, so that the dictionary is changed in place rather than copied.
         var swarm = swarms.removeValue(forKey: infoHash) ?? [:]
+        // One address holds at most two places in a swarm (loopback aside): its newest announces.
+        if swarm[peer] == nil, !peer.ip.isLoopback {
+            let same = swarm.filter { $0.key.ip == peer.ip }
+            if same.count >= 2, let oldest = same.min(by: { $0.value < $1.value })?.key { swarm[oldest] = nil }
+        }
         if swarm[peer] == nil, swarm.count >= limits.maxPeersPerInfoHash {
             swarm = swarm.filter { now - $0.value < limits.peerLifetime }
             if swarm.count >= limits.maxPeersPerInfoHash, let oldest = swarm.min(by: { $0.value < $1.value })?.key {

@@ -110,7 +110,8 @@ public final class MetadataFetch: Sendable {
             finished()
             emit.finish()
         }
-        await withTaskGroup(of: Void.self) { group in
+        // Discarding: connection tasks end all the time, and a plain group keeps each finished one until awaited.
+        await withDiscardingTaskGroup { group in
             group.addTask { await self.announceToTrackers() }
             while !Task.isCancelled, !state.withLock({ $0.over }) {
                 for candidate in takeConnectable() {
@@ -152,20 +153,21 @@ public final class MetadataFetch: Sendable {
 
     private func connect(_ candidate: Candidate) async {
         let name = peerName(host: candidate.host, port: candidate.port)
+        var outcome = Outcome.failed
         do {
             let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)
             state.withLock { state in
                 state.halfOpen -= 1
                 state.candidates.reached(name)
             }
-            await serve(link, name: name)
+            outcome = await serve(link, name: name)
             link.close()
         } catch {
             emit.yield(.peerDisconnected(name, reason: "\(error)"))
         }
         state.withLock { state in
             if !(state.candidates[name]?.reached ?? false) { state.halfOpen -= 1 }
-            state.candidates.ended(name, giveUp: false)
+            state.candidates.ended(name, giveUp: outcome == .never, fruitless: outcome == .failed)
         }
     }
 
@@ -178,10 +180,21 @@ public final class MetadataFetch: Sendable {
         for sender in stalled { sender.close() }
     }
 
+    /// How a connection to a peer went, for whether to ask it again.
+    enum Outcome {
+        /// It gave the metadata, or another peer did first.
+        case done
+        /// Nothing came of it this time (a refusal, a stall, no metadata yet): later, less and less often.
+        case failed
+        /// It cannot help: no extension protocol, no `ut_metadata`, ourselves, or it lied.
+        case never
+    }
+
     /// Runs one handshaken connection, ours or the peer's, until it ends.
-    func serve(_ link: PeerLink, name: String) async {
-        guard link.remote.peerID != context.peerID else { return }
-        guard context.claimConnection() else { return }
+    @discardableResult
+    func serve(_ link: PeerLink, name: String) async -> Outcome {
+        guard link.remote.peerID != context.peerID else { return .never }
+        guard context.claimConnection() else { return .failed }
         defer { context.releaseConnection() }
         let id: Int? = state.withLock { state in
             guard !state.over, link.ip.map({ !state.banned.contains($0) }) ?? true else { return nil }
@@ -189,9 +202,10 @@ public final class MetadataFetch: Sendable {
             state.connections[state.nextConnection] = (link.sender, .now)
             return state.nextConnection
         }
-        guard let id else { return }
+        guard let id else { return .never }
         emit.yield(.peerConnected(name, client: link.remote.peerID.azureusClient))
         var reason = "stopped"
+        var outcome = Outcome.done
         do {
             if try await exchange(link, connection: id) {
                 reason = "metadata received"
@@ -199,22 +213,27 @@ public final class MetadataFetch: Sendable {
             }
         } catch let error as MetadataRefusal {
             reason = error.description
+            outcome = error.permanent ? .never : .failed
             if error.ban, let ip = link.ip {
                 state.withLock { _ = $0.banned.insert(ip) }
                 emit.yield(.peerBanned(name, reason: error.description))
             }
         } catch {
-            if !state.withLock({ $0.over }) { reason = "\(error)" }
+            if !state.withLock({ $0.over }) {
+                reason = "\(error)"
+                outcome = .failed
+            }
         }
         state.withLock { _ = $0.connections.removeValue(forKey: id) }
         emit.yield(.peerDisconnected(name, reason: reason))
+        return outcome
     }
 
     /// Asks one peer for the metadata. Returns true when this connection completed it, false when another did
     /// first.
     private func exchange(_ link: PeerLink, connection id: Int) async throws -> Bool {
         guard link.remote.extensions.contains(.extensionProtocol) else {
-            throw MetadataRefusal("the peer does not speak the extension protocol (BEP 10)")
+            throw MetadataRefusal("the peer does not speak the extension protocol (BEP 10)", permanent: true)
         }
         let ours = ExtensionHandshake(messages: [ExtensionMessage.metadata.rawValue: ExtensionMessage.metadata.localID],
                                       listenPort: context.listenPort.map { UInt16($0) }, client: Self.clientName, yourIP: link.ip?.bytes)
@@ -233,7 +252,7 @@ public final class MetadataFetch: Sendable {
                 if messageID == 0 {
                     guard let theirs = try? ExtensionHandshake(payload: payload) else { throw MetadataRefusal("malformed extension handshake") }
                     guard let metadataID = theirs.messages[ExtensionMessage.metadata.rawValue], metadataID != 0 else {
-                        throw MetadataRefusal("the peer does not give metadata (no ut_metadata)")
+                        throw MetadataRefusal("the peer does not give metadata (no ut_metadata)", permanent: true)
                     }
                     guard let size = theirs.metadataSize else { throw MetadataRefusal("the peer has no metadata yet (no metadata_size)") }
                     theirID = metadataID
@@ -261,7 +280,7 @@ public final class MetadataFetch: Sendable {
                 if whole.isComplete {
                     let bytes: [UInt8]
                     do { bytes = try whole.finish() } catch {
-                        throw MetadataRefusal("sent metadata that does not hash to the info-hash", ban: true)
+                        throw MetadataRefusal("sent metadata that does not hash to the info-hash", permanent: true, ban: true)
                     }
                     return deliver(bytes)
                 }
@@ -339,13 +358,15 @@ public final class MetadataFetch: Sendable {
     }
 }
 
-/// Why a peer cannot give us the metadata; `ban` when it lied.
+/// Why a peer cannot give us the metadata: `permanent` when asking again is no use, `ban` when it lied.
 private struct MetadataRefusal: Error, CustomStringConvertible {
     let description: String
+    let permanent: Bool
     let ban: Bool
 
-    init(_ description: String, ban: Bool = false) {
+    init(_ description: String, permanent: Bool = false, ban: Bool = false) {
         self.description = description
+        self.permanent = permanent
         self.ban = ban
     }
 }

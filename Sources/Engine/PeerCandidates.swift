@@ -64,14 +64,15 @@ struct PeerCandidates {
     /// An attempt got through the handshake.
     mutating func reached(_ name: String) { byName[name]?.reached = true }
 
-    /// An attempt ended. A peer that worked is tried again soon, unless `giveUp`; one that failed, less and
-    /// less often. Returns whether the attempt had got through the handshake.
+    /// An attempt ended. A peer that worked is tried again soon, unless `giveUp`; one that failed (including one
+    /// that got through the handshake but was of no use: `fruitless`), less and less often, until it is given up.
+    /// Returns whether the attempt had got through the handshake.
     @discardableResult
-    mutating func ended(_ name: String, giveUp: Bool) -> Bool {
+    mutating func ended(_ name: String, giveUp: Bool, fruitless: Bool = false) -> Bool {
         guard var candidate = byName[name] else { return false }
         let handshaken = candidate.reached
         candidate.connected = false
-        candidate.failures = handshaken ? candidate.failures : candidate.failures + 1
+        candidate.failures = handshaken && !fruitless ? candidate.failures : candidate.failures + 1
         if handshaken, giveUp { candidate.failures = Self.maxFailures }
         candidate.nextTry = .now + .seconds(5 << min(candidate.failures, 6))
         byName[name] = candidate

@@ -42,7 +42,12 @@ extension Session {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        discovery.withLock { $0.local = (service, task) }
+        let replaced = discovery.withLock { discovery in
+            defer { discovery.local = (service, task) }
+            return discovery.local
+        }
+        replaced?.task.cancel()
+        replaced?.service.close()
     }
 
     /// Stops discovery services.
@@ -89,6 +94,8 @@ extension Session {
     static let dhtAnnounceInterval: Duration = .seconds(15 * 60)
     /// How often a magnet link whose metadata has not come is looked up.
     static let dhtFetchInterval: Duration = .seconds(60)
+    /// Lookups (one per address family and torrent) running at once at most.
+    static let dhtConcurrentLookups = 16
 
     /// Starts the session's DHT node (BEP 5) if the settings allow it, on the UDP port of the same number as the
     /// listening port (or `port`), joining through `bootstrap` and the nodes of `state` (from ``dhtState``).
@@ -111,7 +118,8 @@ extension Session {
                     let current = self.discoverableHashes()
                     let fetching = self.fetches.withLock { Set($0.keys) }
                     looked = looked.filter { current.contains($0.key) }
-                    for hash in current {
+                    // A few lookups at a time: a session of many torrents must not start them all in one second.
+                    for hash in current where service.activeLookups < Self.dhtConcurrentLookups {
                         let interval = fetching.contains(hash) ? Self.dhtFetchInterval : Self.dhtAnnounceInterval
                         guard looked[hash].map({ .now - $0 >= interval }) ?? true else { continue }
                         let port = self.context.listenPort.flatMap { UInt16(exactly: $0) }
@@ -121,7 +129,12 @@ extension Session {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        discovery.withLock { $0.dht = (service, task) }
+        let replaced = discovery.withLock { discovery in
+            defer { discovery.dht = (service, task) }
+            return discovery.dht
+        }
+        replaced?.task.cancel()
+        replaced?.service.close()
     }
 
     /// The DHT node, once started: its statistics, table and state to save.

@@ -10,7 +10,8 @@ extension Torrent {
     public func run() async {
         // Not a child of the group below: it must outlive the cancellation of the connections to say `stopped`.
         let announcer = Task { await announceToTrackers() }
-        await withTaskGroup(of: Void.self) { group in
+        // Discarding: connection tasks end all the time, and a plain group keeps each finished one until awaited.
+        await withDiscardingTaskGroup { group in
             var tick = 0
             if isComplete { emit.yield(.finished) }
             while !Task.isCancelled, !core.withLock({ $0.stopped }) {
@@ -71,6 +72,7 @@ extension Torrent {
         let name = peerName(host: candidate.host, port: candidate.port)
         var ourselves = false
         var peerWasSeed = false
+        var lasted = Duration.zero
         do {
             let link = try await PeerConnector.connect(host: candidate.host, port: candidate.port, handshake: handshake)
             ourselves = link.remote.peerID == context.peerID
@@ -78,7 +80,9 @@ extension Torrent {
                 core.halfOpen -= 1
                 core.candidates.reached(name)
             }
+            let start = ContinuousClock.now
             peerWasSeed = await serve(link, name: name, reachable: PeerAddress(parsing: name))
+            lasted = .now - start
             link.close()
         } catch {
             emit.yield(.peerDisconnected(name, reason: "\(error)"))
@@ -88,7 +92,9 @@ extension Torrent {
             if !handshaken { core.halfOpen -= 1 }
             // Two seeds have nothing for each other, and a connection to ourselves never will. A peer that still
             // wanted data is tried again: Transmission, for one, drops every peer to check a magnet link's metadata.
-            core.candidates.ended(name, giveUp: ourselves || (peerWasSeed && core.remaining == 0))
+            // One that hangs up within half a minute (full, or it refuses us) counts a failure, so it is tried
+            // less and less often.
+            core.candidates.ended(name, giveUp: ourselves || (peerWasSeed && core.remaining == 0), fruitless: lasted < .seconds(30))
         }
     }
 

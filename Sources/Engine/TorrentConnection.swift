@@ -44,12 +44,13 @@ extension Torrent {
                                         totalSize: info.pieceSpaceSize, fastExtension: link.remote.extensions.contains(.fast))
         var opening: [PeerMessage] = []
         if link.remote.extensions.contains(.extensionProtocol) {
-            var offered: [ExtensionMessage] = [.metadata]
+            // A private torrent's metadata goes only with the torrent file, as libtorrent has it.
+            var offered: [ExtensionMessage] = info.isPrivate ? [] : [.metadata]
             if usesPeerExchange { offered.append(.peerExchange) }
             let ours = ExtensionHandshake(messages: Dictionary(uniqueKeysWithValues: offered.map { ($0.rawValue, $0.localID) }),
                                           listenPort: context.listenPort.map { UInt16($0) }, client: MetadataFetch.clientName,
                                           yourIP: link.ip?.bytes, requestQueueLength: state.limits.maxIncomingRequests,
-                                          metadataSize: info.rawBytes.count)
+                                          metadataSize: info.isPrivate ? nil : info.rawBytes.count)
             opening.append(.extended(id: 0, payload: ByteBuffer(bytes: ours.encoded())))
         }
         let (have, announced) = core.withLock { ($0.picker.verified, $0.haveLog.count) }
@@ -144,10 +145,12 @@ extension Torrent {
     }
 
     /// The answer to a peer's `ut_metadata` message: a piece of the info dictionary for a request, nothing for
-    /// anything else (or anything malformed: metadata is a courtesy, not a reason to hang up). A peer gets each
-    /// piece a few times at most, so asking again and again cannot make us upload without end.
+    /// anything else (or anything malformed: metadata is a courtesy, not a reason to hang up). A connection gets
+    /// four times the metadata's pieces at most, then rejects, so asking again and again cannot make us upload
+    /// without end.
     private func answerMetadata(_ payload: ByteBuffer, view: PeerView) -> PeerMessage? {
-        guard view.metadataID != 0, case .request(let piece)? = try? MetadataMessage(parsing: Array(payload.readableBytesView)) else {
+        guard view.metadataID != 0, !metainfo.info.isPrivate,
+              case .request(let piece)? = try? MetadataMessage(parsing: Array(payload.readableBytesView)) else {
             return nil
         }
         let info = metainfo.info.rawBytes

@@ -33,7 +33,11 @@ extension Torrent {
         let limit = view.told.isEmpty ? PeerExchangeMessage.maxEntriesRead : PeerExchangeMessage.maxEntries
         let added = current.filter { view.told.contains($0.key) == false }.prefix(limit).map { (address: $0.key, flags: $0.value) }
         let dropped = Array(view.told.filter { current[$0] == nil }.prefix(limit))
-        guard !added.isEmpty || !dropped.isEmpty else { return nil }
+        guard !added.isEmpty || !dropped.isEmpty else {
+            // Nothing to say: look again at the next wake rather than on every batch of messages.
+            view.nextPeerExchange = now + .seconds(5)
+            return nil
+        }
         view.told.formUnion(added.map(\.address))
         view.told.subtract(dropped)
         view.nextPeerExchange = now + Self.peerExchangeInterval
@@ -50,6 +54,7 @@ extension Torrent {
         view.lastPeerExchange = now
         guard let message = try? PeerExchangeMessage(parsing: Array(payload.readableBytesView)) else { return [] }
         emit.yield(.peerExchange(from: name, added: message.added.count, dropped: message.dropped.count))
-        return message.added.map { (host: $0.address.ip.description, port: Int($0.address.port)) }
+        // BEP 11: no single source should supply all the candidates; 50 a message, 20 s apart at most.
+        return message.added.prefix(PeerExchangeMessage.maxEntries).map { (host: $0.address.ip.description, port: Int($0.address.port)) }
     }
 }

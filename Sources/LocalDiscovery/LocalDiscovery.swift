@@ -105,7 +105,10 @@ public final class LocalDiscovery: Sendable {
                 guard !familyDevices.isEmpty else { continue }
                 let groupAddress = try SocketAddress(ipAddress: host, port: LocalAnnounce.groupPort)
                 // Other clients on this machine listen on the same port: reuse it.
-                let receiver = try await DatagramBootstrap(group: group)
+                var bootstrap = DatagramBootstrap(group: group)
+                // The IPv6 socket takes IPv6 only, or IPv4 announces would arrive twice.
+                if !family { bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1) }
+                let receiver = try await bootstrap
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
                     .channelInitializer { channel in

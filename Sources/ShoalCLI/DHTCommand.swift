@@ -28,7 +28,9 @@ struct DHTCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw Terminal.badInput("--port takes 0 to 65535") }
-        guard interval > 0, nodesPerAddress > 0 else { throw Terminal.badInput("--interval and --nodes-per-address must be positive") }
+        guard interval > 0, interval <= 3600, nodesPerAddress > 0 else {
+            throw Terminal.badInput("--interval takes 0 to 3600 seconds, and --nodes-per-address a positive number")
+        }
         var configuration = DHTNode.Configuration()
         configuration.readOnly = dhtOptions.readOnly
         configuration.table.maxNodesPerIP = nodesPerAddress

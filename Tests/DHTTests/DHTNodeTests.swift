@@ -155,12 +155,13 @@ struct VirtualNetwork {
 }
 
 @Suite struct SecureIDTests {
-    @Test("Once five answers agree on our external address, the node takes an id secure for it and keeps its table")
+    @Test("Once answers from five networks agree on our external address, the node takes an id secure for it and keeps its table")
     func takesSecureID() throws {
         let now = ContinuousClock.now
         var node = DHTNode(id: NodeID(SHA1Hash.of([1])), families: [.v4], now: now, seed: 3)
         let external = PeerAddress(ip: IPAddress("203.0.113.7")!, port: 6881)
-        let responders = (1...5).map { PeerAddress(ip: .v4(0x0A00_0000 | UInt32($0)), port: 6881) }
+        // Five different /24 networks: answers from one network count once.
+        let responders = (1...5).map { PeerAddress(ip: .v4(0x0A00_0001 | UInt32($0) << 8), port: 6881) }
         node.bootstrap(from: responders, now: now)
         let queries = node.takeOutput().datagrams
         #expect(queries.count == 3)

@@ -130,10 +130,15 @@ struct DownloadInteropTests {
         #expect(junk.status == 2, "\(junk.stderr)")
     }
 
-    @Test func magnetLinksAndBadPeersAreRefusedClearly() throws {
-        let magnet = try Tools.runShoal(["download", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a"])
-        #expect(magnet.status == 2)
-        #expect(magnet.stderr.contains("metadata exchange"))
+    @Test("A magnet link with no source ends with a clear line (exit 1); malformed links and peers are bad input (exit 2)")
+    func magnetLinksAndBadPeersAreRefusedClearly() throws {
+        // No x.pe, no tracker, and the tests keep the DHT and local discovery off: nobody can give the metadata.
+        let magnet = try Tools.runShoal(["download", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a", "--port", "0"])
+        #expect(magnet.status == 1)
+        #expect(magnet.stderr.contains("no peer gave the torrent's metadata"), "\(magnet.stderr)")
+        let malformed = try Tools.runShoal(["download", "magnet:?xt=urn:btih:c12f"])
+        #expect(malformed.status == 2)
+        #expect(malformed.stderr.contains("invalid magnet link"), "\(malformed.stderr)")
         let folder = try TemporaryFolder()
         let file = try folder.file("x.bin", size: 1000)
         let torrent = folder.url.appendingPathComponent("x.torrent")
