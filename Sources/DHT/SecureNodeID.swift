@@ -51,12 +51,6 @@ extension IPAddress {
     /// 172.16/12, 192.168/16, 169.254/16, 127/8) and, as libtorrent reads it, their IPv6 counterparts (loopback
     /// ::1, link-local fe80::/10, unique local fc00::/7).
     public var isExemptFromSecureNodeID: Bool {
-        switch unmapped {
-        case .v4(let value):
-            value >> 24 == 10 || value >> 20 == 0xac1 || value >> 16 == 0xc0a8 || value >> 16 == 0xa9fe
-                || value >> 24 == 127
-        case .v6(let value):
-            value == 1 || value >> 118 == 0x3fa || value >> 121 == 0x7e
-        }
+        isLocalNetwork
     }
 }

@@ -194,7 +194,8 @@ public final class LocalDiscovery: Sendable {
                 state.second = now
                 state.thisSecond = 0
             }
-            guard let announce, announce.cookie != cookie, let ip = source.ip, state.thisSecond < configuration.perSecond,
+            // Local discovery is local: an announce from a public address came by unicast from afar, not by multicast.
+            guard let announce, announce.cookie != cookie, let ip = source.ip, ip.isLocalNetwork, state.thisSecond < configuration.perSecond,
                   state.perSource[ip, default: 0] < configuration.perSourcePerMinute, state.perSource.count < 4096 || state.perSource[ip] != nil else {
                 state.statistics.dropped += 1
                 return nil

@@ -46,6 +46,17 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         if case .v4 = self { true } else { false }
     }
 
+    /// This machine, a private network or a link: 127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fe80::/10
+    /// and fc00::/7.
+    public var isLocalNetwork: Bool {
+        switch unmapped {
+        case .v4(let value):
+            value >> 24 == 10 || value >> 20 == 0xac1 || value >> 16 == 0xc0a8 || value >> 16 == 0xa9fe || value >> 24 == 127
+        case .v6(let value):
+            value == 1 || value >> 118 == 0x3fa || value >> 121 == 0x7e
+        }
+    }
+
     /// 127.0.0.0/8 or ::1: this machine.
     public var isLoopback: Bool {
         switch unmapped {
