@@ -52,6 +52,15 @@ struct DownloadCommand: AsyncParsableCommand {
             let fetched = try await fetchMetadata(magnet, node: node, peers: peers, stopWhenPeersRunOut: !announces && !node.discovers)
             torrent = fetched.torrent
             peers += fetched.peers
+            // Without piece layers no piece of a file longer than a piece could verify, and honest peers would be
+            // banned for it.
+            let info = torrent.info
+            if info.version == .v2, info.files.contains(where: { $0.length > Int64(info.pieceLength) && torrent.pieceLayer(of: $0) == nil }) {
+                Terminal.error("a v2-only torrent from a magnet link needs its piece layers from peers (BEP 52 hash requests), "
+                               + "which Shoal does not ask for yet; use its .torrent file, or a hybrid torrent's magnet link")
+                await node.close()
+                throw ExitCode.failure
+            }
         } else {
             torrent = isWebURL(source) ? try await fetchTorrent(source) : try loadTorrent(source)
         }
