@@ -219,7 +219,7 @@ func percentile<T: Comparable>(_ values: [T], _ p: Double) -> T? {
 }
 func seconds(_ d: Duration?) -> String {
     guard let d else { return "-" }
-    return String(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    return String(((Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) * 1000).rounded() / 1000)
 }
 
 print("DHT simulation: \(nodeCount) Shoal DHT nodes, loss \(Int(loss * 100)) %, one-way delay \(Int(minimumDelay))-\(Int(maximumDelay)) ms")
