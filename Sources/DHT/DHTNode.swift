@@ -197,6 +197,13 @@ public struct DHTNode: Sendable {
         }
     }
 
+    /// A node a peer named (BEP 5's `port` message): pinged, and added to the table if it answers and has room.
+    public mutating func addNode(_ address: PeerAddress, now: ContinuousClock.Instant) {
+        let address = PeerAddress(ip: address.ip.unmapped, port: address.port)
+        guard address.port != 0, tables[AddressFamily(address.ip)] != nil else { return }
+        probe(address, now: now)
+    }
+
     /// Looks for peers of `infoHash` in every family; with `announcePort`, announces us as a peer on that port
     /// to the nearest nodes that answered once the lookup ends (a read-only node still may).
     @discardableResult
@@ -368,6 +375,10 @@ public struct DHTNode: Sendable {
             if tables[family]?.wouldTake(named, now: now) == true { probe(named.address, now: now) }
         }
         guard case .lookup(let lookupID) = exchange.purpose, var running = lookups[lookupID] else { return }
+        // A query sent again is answered once: the other copy must not time out later as a failure of a live node.
+        for (transaction, other) in pending where other.address == address && other.purpose == exchange.purpose {
+            pending[transaction] = nil
+        }
         let nodes = running.lookup.family == .v4 ? response.nodes : response.nodes6
         running.lookup.received(from: address, id: response.id, nodes: nodes, values: response.values, token: response.token)
         if let getPeers = running.getPeers, running.lookup.peers.count > running.peersReported {

@@ -81,6 +81,11 @@ public final class DHTService: Sendable {
         drive { $0.bootstrap(from: addresses, now: .now) }
     }
 
+    /// Pings a node a peer named (BEP 5's `port` message), to add it to the table.
+    public func addNode(_ address: PeerAddress) {
+        drive { $0.addNode(address, now: .now) }
+    }
+
     /// Looks for peers of `infoHash`, announcing us on `announcePort` if given; peers arrive as events.
     public func findPeers(_ infoHash: SHA1Hash, announcePort: UInt16?) -> Bool {
         var started = false

@@ -145,8 +145,13 @@ public struct Lookup: Sendable {
     /// their timeout, are ignored; so is an answer whose id is not the one the node was known by.
     public mutating func received(from address: PeerAddress, id: NodeID, nodes: [NodeInfo], values: [PeerAddress] = [],
                                   token: [UInt8]? = nil) {
-        guard let index = candidates.firstIndex(where: { $0.address == address }),
-              case .inFlight = candidates[index].state else { return }
+        guard let index = candidates.firstIndex(where: { $0.address == address }) else { return }
+        // Asked and not yet answered: in flight, or waiting to be asked again after a late first query.
+        switch candidates[index].state {
+        case .inFlight: break
+        case .fresh where candidates[index].sends > 0: break
+        default: return
+        }
         let hop = candidates[index].hop
         if let known = candidates[index].id {
             guard known == id else {

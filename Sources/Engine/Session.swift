@@ -1,3 +1,4 @@
+import DHT
 import Metainfo
 import NIOCore
 import NIOPosix
@@ -14,6 +15,8 @@ final class SessionContext: Sendable {
     let uploadLimit: RateLimiter
     /// One UDP tracker client for every torrent: one socket per address family, connection ids shared.
     let udpTrackers = UDPTrackerClient()
+    /// The session's DHT node, once started: peers' `port` messages name nodes for it.
+    let dhtNode = Mutex<DHTService?>(nil)
     /// Sent with every announce, so trackers know this session when its address changes.
     let trackerKey = UInt32.random(in: .min ... .max)
     private let state: Mutex<(settings: SessionSettings, listenPort: Int?)>

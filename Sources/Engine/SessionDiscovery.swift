@@ -58,6 +58,7 @@ extension Session {
         }
         local?.task.cancel()
         local?.service.close()
+        context.dhtNode.withLock { $0 = nil }
         dht?.task.cancel()
         dht?.service.close()
     }
@@ -133,6 +134,7 @@ extension Session {
             defer { discovery.dht = (service, task) }
             return discovery.dht
         }
+        context.dhtNode.withLock { $0 = service }
         replaced?.task.cancel()
         replaced?.service.close()
     }

@@ -48,7 +48,9 @@ public final class Torrent: Sendable {
         uploadLimit = RateLimiter(limit: settings.rates.uploadPerTorrent)
         limits = RateLimits(download: [context.downloadLimit, downloadLimit], upload: [context.uploadLimit, uploadLimit])
         cache = ReadCache(capacity: 32 << 20)
-        handshake = Handshake(extensions: [.fast, .extensionProtocol], infoHash: infoHash, peerID: context.peerID)
+        // BEP 5: the DHT bit says we take `port` messages and send ours; private torrents keep out of the DHT.
+        let dht: ExtensionBits = settings.discovery.dht && !metainfo.info.isPrivate ? .dht : []
+        handshake = Handshake(extensions: [.fast, .extensionProtocol, dht], infoHash: infoHash, peerID: context.peerID)
         core = Mutex(TorrentCore(layout: storage.layout, verified: verified, options: options, uploadSlots: settings.uploadSlots))
         (events, emit) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
     }

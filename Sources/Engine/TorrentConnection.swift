@@ -53,6 +53,11 @@ extension Torrent {
                                           metadataSize: info.isPrivate ? nil : info.rawBytes.count)
             opening.append(.extended(id: 0, payload: ByteBuffer(bytes: ours.encoded())))
         }
+        // BEP 5: where our DHT node answers, for a peer that runs one too.
+        if link.remote.extensions.contains(.dht), handshake.extensions.contains(.dht),
+           let port = context.dhtNode.withLock({ $0?.port }).flatMap({ UInt16(exactly: $0) }) {
+            opening.append(.port(port))
+        }
         let (have, announced) = core.withLock { ($0.picker.verified, $0.haveLog.count) }
         view.sentHaves = announced
         if state.fastExtension, have.isFull {
@@ -92,6 +97,9 @@ extension Torrent {
         var replies: [PeerMessage] = []
         var discovered: [(host: String, port: Int)] = []
         for message in messages {
+            if case .port(let port) = message, handshake.extensions.contains(.dht), let ip = handle.ip {
+                context.dhtNode.withLock { $0 }?.addNode(PeerAddress(ip: ip, port: port))
+            }
             for event in try state.received(message) {
                 switch event {
                 case .peerHas(let pieces):

@@ -60,9 +60,15 @@ public struct PeerExchangeMessage: Sendable, Hashable {
         var seen = Set<IPAddress>()
         added = []
         for (key, width) in [("added", 6), ("added6", 18)] {
+            guard let bytes = dictionary[key]?.bytes else { continue }
+            guard bytes.count % width == 0 else {
+                throw PeerWireError(.malformedExtension("ut_pex \(key) of \(bytes.count) bytes is not a list of \(width)-byte peers"))
+            }
+            // Entry by entry, so each keeps its own flag byte even where one before it (port 0) is skipped.
             let flags = dictionary[key + ".f"]?.bytes ?? []
-            for (index, peer) in try list(key, width: width).enumerated() where added.count < Self.maxEntriesRead {
-                guard seen.insert(peer.ip).inserted else { continue }
+            for index in 0..<bytes.count / width where added.count < Self.maxEntriesRead {
+                guard let peer = PeerAddress.parseCompact(bytes[index * width..<(index + 1) * width], width: width)?.first,
+                      seen.insert(peer.ip).inserted else { continue }
                 added.append((peer, PeerExchangeFlags(rawValue: index < flags.count ? flags[index] : 0)))
             }
         }

@@ -59,3 +59,50 @@ import Testing
         #expect(session.discoverableHashes() == [try #require(public_.info.infoHashes.v1)])
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct DHTPortMessageTests {
+    @Test("Peers that both run a DHT node tell each other its port (BEP 5 port message), and each adds the other's node")
+    func portMessageAddsNode() async throws {
+        let data = TorrentTests.data(100_000, seed: 7)
+        let metainfo = try TorrentTests.torrent(of: data)
+        var settings = SessionSettings()
+        settings.listenPort = 0
+        let seeder = Session(settings: settings)
+        var all = Bitfield(count: metainfo.info.pieceCount)
+        for index in 0..<all.count { all[PieceIndex(index)] = true }
+        var options = TorrentOptions()
+        options.filePriorities = [.skip]
+        let seeding = try seeder.add(metainfo, storage: PieceStorage(layout: StorageLayout(metainfo.info),
+                                                                  backend: MemoryStorage(files: [FileIndex(0): data])),
+                                     verified: all, options: options)
+        let listener = try await seeder.listen(host: "127.0.0.1", port: 0)
+        try await seeder.startDHT(bootstrap: [], host: "127.0.0.1")
+        let downloader = Session(settings: settings)
+        let torrent = try downloader.add(metainfo, storage: PieceStorage(layout: StorageLayout(metainfo.info), backend: MemoryStorage()),
+                                         verified: Bitfield(count: metainfo.info.pieceCount))
+        _ = try await downloader.listen(host: "127.0.0.1", port: 0)
+        try await downloader.startDHT(bootstrap: [], host: "127.0.0.1")
+        defer {
+            seeder.close()
+            downloader.close()
+        }
+        torrent.addPeers([(host: "127.0.0.1", port: listener.port)])
+        let running = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await seeder.accept(on: listener) }
+                group.addTask { await seeding.run() }
+                group.addTask { await torrent.run() }
+                await group.waitForAll()
+            }
+        }
+        defer { running.cancel() }
+        var met = false
+        for _ in 0..<100 where !met {
+            try await Task.sleep(for: .milliseconds(100))
+            met = seeder.dht?.nodeCounts[.v4] == 1 && downloader.dht?.nodeCounts[.v4] == 1
+        }
+        #expect(met, "tables: seeder \(seeder.dht?.nodeCounts ?? [:]), downloader \(downloader.dht?.nodeCounts ?? [:])")
+        torrent.stop()
+        seeding.stop()
+    }
+}

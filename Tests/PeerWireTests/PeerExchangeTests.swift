@@ -16,6 +16,15 @@ import Testing
         #expect(try PeerExchangeMessage(parsing: bytes) == message)
     }
 
+    @Test("Each added peer keeps its own flag byte, also after a skipped entry with port 0")
+    func flagsStayAligned() throws {
+        let added: [UInt8] = [10, 0, 0, 1, 0, 0, 10, 0, 0, 2, 0x1A, 0xE1]
+        let bytes = Array("d5:added12:".utf8) + added + Array("7:added.f2:".utf8) + [0x01, 0x12] + Array("e".utf8)
+        let message = try PeerExchangeMessage(parsing: bytes)
+        #expect(message.added.map(\.address) == [Self.peer("10.0.0.2:6881")])
+        #expect(message.added.first?.flags == [.seed, .reachable])
+    }
+
     @Test("Missing flags read as none; one IP address on several ports counts once; port 0 is skipped")
     func lenient() throws {
         let added: [UInt8] = [10, 0, 0, 1, 0x1A, 0xE1, 10, 0, 0, 1, 0x1A, 0xE2, 10, 0, 0, 3, 0, 0]
