@@ -1,4 +1,5 @@
 import Metainfo
+import NIOSupport
 
 /// One DHT node (BEP 5, with BEP 32's second network, BEP 42's checks and BEP 43's read-only mode), without I/O.
 ///
@@ -117,10 +118,8 @@ public struct DHTNode: Sendable {
     private var nextLookup = 0
     private var outbox: [Datagram] = []
     private var events: [Event] = []
-    /// Queries taken in the current second, per source and in all.
-    private var rateSecond: ContinuousClock.Instant
-    private var perSource: [IPAddress: Int] = [:]
-    private var thisSecond = 0
+    /// Queries answered, per source and in all, each second.
+    private var queryLimit: ArrivalLimiter
     private var nextMaintenance: ContinuousClock.Instant
     /// When each bucket was last refreshed by a lookup of ours, per family.
     private var refreshed: [AddressFamily: [Int: ContinuousClock.Instant]] = [:]
@@ -159,7 +158,8 @@ public struct DHTNode: Sendable {
         random = SplitMix64(seed: seed)
         tokens = TokenIssuer(now: now, source: SplitMix64(seed: tokenSeed ?? seed ^ 0x5EED_70C3_A5A5_0001))
         nextTransaction = UInt16(truncatingIfNeeded: seed >> 16)
-        rateSecond = now
+        queryLimit = ArrivalLimiter(perSource: configuration.queriesPerSourcePerSecond, per: .seconds(1),
+                                    perSecond: configuration.queriesPerSecond)
         nextMaintenance = now + Self.maintenanceInterval
     }
 
@@ -276,7 +276,7 @@ public struct DHTNode: Sendable {
     private mutating func answer(_ query: KRPCMessage.Query, of message: KRPCMessage, from address: PeerAddress, family: AddressFamily,
                                  now: ContinuousClock.Instant) {
         statistics.queriesReceived += 1
-        guard !configuration.readOnly, admit(address.ip, now: now) else {
+        guard !configuration.readOnly, queryLimit.admit(address.ip, now: now) else {
             statistics.rateLimited += 1
             return
         }
@@ -327,22 +327,6 @@ public struct DHTNode: Sendable {
         guard bytes.count <= configuration.maxReplySize else { return }
         statistics.queriesAnswered += 1
         emit(bytes, to: address)
-    }
-
-    /// Within the rates: per source and overall, counted by the second. The table of sources is cleared each
-    /// second, so a flood from many addresses costs at most a second's worth of entries.
-    private mutating func admit(_ ip: IPAddress, now: ContinuousClock.Instant) -> Bool {
-        if now - rateSecond >= .seconds(1) {
-            rateSecond = now
-            perSource.removeAll(keepingCapacity: true)
-            thisSecond = 0
-        }
-        guard thisSecond < configuration.queriesPerSecond, perSource[ip, default: 0] < configuration.queriesPerSourcePerSecond else {
-            return false
-        }
-        thisSecond += 1
-        perSource[ip, default: 0] += 1
-        return true
     }
 
     // MARK: Answers to us

@@ -22,6 +22,8 @@ public final class DHTService: Sendable {
     private let clock = Mutex<Task<Void, Never>?>(nil)
     /// The UDP port the node answers on.
     public let port: Int
+    /// The largest saved state read: two full tables (160 buckets of 8 nodes each) fit with room to spare.
+    public static let maxStateSize = 128 * 1024
 
     private init(node: DHTNode, channels: [AddressFamily: any Channel], port: Int, onEvent: @escaping @Sendable (DHTNode.Event) -> Void) {
         self.node = Mutex(node)
@@ -44,7 +46,7 @@ public final class DHTService: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramReader(reader)) }
                 }
-            if v6Only { bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1) }
+            if v6Only { bootstrap = bootstrap.channelOption(.ipv6Only, value: 1) }
             return try await bootstrap.bind(host: host, port: port).outcome()
         }
         var channels: [AddressFamily: any Channel] = [:]
@@ -120,7 +122,7 @@ public final class DHTService: Sendable {
 
     /// The saved tables, if the bytes hold any usable one (all of one id).
     private static func tables(from bytes: [UInt8], configuration: RoutingTable.Configuration) -> (id: NodeID, tables: [AddressFamily: RoutingTable])? {
-        let decoder = BencodeDecoder(limits: .init(maxInputSize: 128 * 1024, maxStringLength: 64 * 1024, maxDepth: 2, maxElements: 8))
+        let decoder = BencodeDecoder(limits: .init(maxInputSize: maxStateSize, maxStringLength: maxStateSize / 2, maxDepth: 2, maxElements: 8))
         guard let dictionary = (try? decoder.decode(bytes))?.dictionary else { return nil }
         var tables: [AddressFamily: RoutingTable] = [:]
         for (key, family) in [("4", AddressFamily.v4), ("6", .v6)] {

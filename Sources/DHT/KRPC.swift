@@ -165,10 +165,6 @@ public struct KRPCMessage: Sendable, Hashable {
             self.message = message
         }
 
-        /// 201, for anything else.
-        public static func generic(_ message: String) -> ErrorReply { ErrorReply(code: 201, message: message) }
-        /// 202: the node failed.
-        public static func server(_ message: String) -> ErrorReply { ErrorReply(code: 202, message: message) }
         /// 203: malformed packet, invalid arguments or bad token.
         public static func protocolError(_ message: String) -> ErrorReply { ErrorReply(code: 203, message: message) }
         /// 204: the method is not known.
@@ -302,13 +298,9 @@ extension KRPCMessage {
         self.transactionID = transactionID
         clientVersion = top["v"]?.bytes.flatMap { $0.count <= Self.maxClientVersionLength ? $0 : nil }
         isReadOnly = top["ro"]?.integer == 1
-        requesterAddress = top["ip"]?.bytes.flatMap(Self.compactAddress)
-    }
-
-    /// An address and port in compact form (6 or 18 bytes), or nil.
-    private static func compactAddress(_ bytes: [UInt8]) -> PeerAddress? {
-        guard bytes.count == 6 || bytes.count == 18, let ip = IPAddress(bytes: bytes.dropLast(2)) else { return nil }
-        return PeerAddress(ip: ip, port: UInt16(bytes[bytes.count - 2]) << 8 | UInt16(bytes[bytes.count - 1]))
+        requesterAddress = top["ip"]?.bytes.flatMap { ip in
+            ip.count == 6 || ip.count == 18 ? PeerAddress.parseCompact(ip, width: ip.count)?.first : nil
+        }
     }
 }
 
@@ -343,6 +335,15 @@ private struct Fields {
         let bytes = try bytes(key)
         guard let id = NodeID(bytes: bytes) else { throw fail(.wrongLength(key: key, length: bytes.count, expected: "20")) }
         return id
+    }
+
+    /// A write token, at most ``KRPCMessage/maxTokenLength`` bytes.
+    func token(_ key: String) throws(KRPCError) -> [UInt8] {
+        let token = try bytes(key)
+        guard token.count <= KRPCMessage.maxTokenLength else {
+            throw fail(.wrongLength(key: key, length: token.count, expected: "at most \(KRPCMessage.maxTokenLength)"))
+        }
+        return token
     }
 
     func nodes(_ key: String, family: AddressFamily) throws(KRPCError) -> [NodeInfo] {
@@ -384,11 +385,7 @@ extension KRPCMessage.Query {
                 guard (impliedPort ? 0 : 1)...65535 ~= value else { throw arguments.fail(.outOfRange(key: "port", value: value)) }
                 port = UInt16(value)
             }
-            let token = try arguments.bytes("token")
-            guard token.count <= KRPCMessage.maxTokenLength else {
-                throw arguments.fail(.wrongLength(key: "token", length: token.count, expected: "at most \(KRPCMessage.maxTokenLength)"))
-            }
-            method = .announcePeer(infoHash: infoHash, port: port, impliedPort: impliedPort, token: token)
+            method = .announcePeer(infoHash: infoHash, port: port, impliedPort: impliedPort, token: try arguments.token("token"))
         default:
             method = .unknown(name: name)
         }
@@ -414,15 +411,7 @@ extension KRPCMessage.Response {
                 values += peer
             }
         }
-        if fields.entries["token"] != nil {
-            let token = try fields.bytes("token")
-            guard token.count <= KRPCMessage.maxTokenLength else {
-                throw fields.fail(.wrongLength(key: "token", length: token.count, expected: "at most \(KRPCMessage.maxTokenLength)"))
-            }
-            self.token = token
-        } else {
-            token = nil
-        }
+        token = fields.entries["token"] == nil ? nil : try fields.token("token")
     }
 }
 

@@ -186,7 +186,7 @@ public struct RoutingTable: Sendable {
     /// answer adds it. Read-only senders (BEP 43) are never added. The owner should not ping a node it is
     /// already waiting on.
     public mutating func noteQuery(from node: NodeInfo, isReadOnly: Bool, now: ContinuousClock.Instant) -> NodeInfo? {
-        guard !isReadOnly, rejection(for: node) == nil else { return nil }
+        guard !isReadOnly else { return nil }
         let index = bucketIndex(for: node.id)
         if let member = buckets[index].entries.firstIndex(where: { $0.node == node }) {
             buckets[index].entries[member].lastQuery = now

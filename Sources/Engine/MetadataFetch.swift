@@ -75,12 +75,17 @@ public final class MetadataFetch: Sendable {
         self.finished = finished
         handshake = Handshake(extensions: [.fast, .extensionProtocol], infoHash: infoHash, peerID: context.peerID)
         (events, emit) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        state.withLock { $0.candidates.add(magnet.peers.compactMap(PeerAddress.init(parsing:)).map { (host: $0.ip.description, port: Int($0.port)) }) }
+        state.withLock { $0.candidates.add(magnet.peers.compactMap(PeerAddress.init(parsing:))) }
     }
 
     /// Adds peers to ask (from the user, and later the DHT).
     public func addPeers(_ peers: [(host: String, port: Int)]) {
         state.withLock { $0.candidates.add(peers) }
+    }
+
+    /// Adds peers to ask, by address (from trackers, the DHT and local discovery).
+    public func addPeers(_ addresses: [PeerAddress]) {
+        state.withLock { $0.candidates.add(addresses) }
     }
 
     /// Ends the fetch; ``run()`` then throws ``MetadataFetchError/stopped``.
@@ -334,20 +339,16 @@ public final class MetadataFetch: Sendable {
             let wait: Int
             do {
                 let response = try await context.announce(url, request)
-                addPeers(response.peers.map { (host: $0.ip.description, port: Int($0.port)) })
-                wait = max(response.interval, response.minInterval ?? 0, Int(context.settings.trackers.minimumInterval.components.seconds))
-                status.state = .working
-                status.peers = response.peers.count
-                status.seeders = response.seeders
-                status.leechers = response.leechers
-                status.warning = response.warning
+                addPeers(response.peers)
+                wait = context.settings.trackers.interval(after: response)
+                status.record(response, next: wait)
                 event = .none
                 failures = 0
             } catch .cancelled {
                 return
             } catch {
                 failures += 1
-                wait = min(60 << min(failures - 1, 5), 1800)
+                wait = SessionSettings.Trackers.retryDelay(afterFailures: failures)
                 status.state = .failed
                 status.lastError = "\(error)"
             }

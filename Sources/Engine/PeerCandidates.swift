@@ -42,6 +42,11 @@ struct PeerCandidates {
         }
     }
 
+    /// Adds peers as trackers, the DHT, peer exchange and local discovery name them.
+    mutating func add(_ addresses: some Sequence<PeerAddress>) {
+        add(addresses.map { (host: $0.ip.description, port: Int($0.port)) })
+    }
+
     /// Up to `room` peers due for an attempt now, marked as connecting. Peers `permits` refuses (blocked,
     /// banned, or not an address) are given up without an attempt.
     mutating func take(room: Int, now: ContinuousClock.Instant, permits: (IPAddress) -> Bool) -> [Candidate] {

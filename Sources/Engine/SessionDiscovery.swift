@@ -5,7 +5,22 @@ import Metainfo
 /// The services that find peers without a tracker, run by the session for all its torrents.
 struct Discovery {
     var local: (service: LocalDiscovery, task: Task<Void, Never>)?
-    var dht: (service: DHTService, task: Task<Void, Never>)?
+    /// The DHT's scheduling task; the node itself is in `SessionContext.dhtNode`, where connections reach it.
+    var dhtTask: Task<Void, Never>?
+}
+
+/// When each info-hash was last announced or looked up, to tell which are due again.
+struct AnnounceSchedule {
+    private var last: [SHA1Hash: ContinuousClock.Instant] = [:]
+
+    /// The hashes among `current` not done within their `interval`; hashes no longer current are forgotten.
+    mutating func due(among current: [SHA1Hash], interval: (SHA1Hash) -> Duration, now: ContinuousClock.Instant) -> [SHA1Hash] {
+        let kept = Set(current)
+        last = last.filter { kept.contains($0.key) }
+        return current.filter { hash in last[hash].map { now - $0 >= interval(hash) } ?? true }
+    }
+
+    mutating func done(_ hash: SHA1Hash, now: ContinuousClock.Instant) { last[hash] = now }
 }
 
 extension Session {
@@ -25,18 +40,17 @@ extension Session {
         }
         let task = Task { [weak self] in
             var lastSent: ContinuousClock.Instant?
-            var announced: [SHA1Hash: ContinuousClock.Instant] = [:]
+            var schedule = AnnounceSchedule()
             while !Task.isCancelled, let self {
-                if lastSent.map({ .now - $0 >= Self.localAnnounceGap }) ?? true, self.settings.discovery.localDiscovery,
+                let now = ContinuousClock.now
+                if lastSent.map({ now - $0 >= Self.localAnnounceGap }) ?? true, self.settings.discovery.localDiscovery,
                    let port = self.context.listenPort {
-                    let current = Set(self.discoverableHashes())
-                    announced = announced.filter { current.contains($0.key) }
-                    let due = current.filter { announced[$0].map { .now - $0 >= Self.localAnnounceInterval } ?? true }
+                    let due = schedule.due(among: self.discoverableHashes(), interval: { _ in Self.localAnnounceInterval }, now: now)
                         .prefix(LocalAnnounce.maxInfoHashes)
                     if !due.isEmpty {
                         service.announce(Array(due), port: UInt16(port))
-                        lastSent = .now
-                        for hash in due { announced[hash] = .now }
+                        lastSent = now
+                        for hash in due { schedule.done(hash, now: now) }
                     }
                 }
                 try? await Task.sleep(for: .seconds(1))
@@ -52,19 +66,18 @@ extension Session {
 
     /// Stops discovery services.
     public func close() {
-        let (local, dht) = discovery.withLock { discovery in
+        let (local, dhtTask) = discovery.withLock { discovery in
             defer { discovery = Discovery() }
-            return (discovery.local, discovery.dht)
+            return (discovery.local, discovery.dhtTask)
         }
         local?.task.cancel()
         local?.service.close()
-        context.dhtNode.withLock { $0 = nil }
-        dht?.task.cancel()
-        dht?.service.close()
+        dhtTask?.cancel()
+        context.dhtNode.withLock { node in
+            defer { node = nil }
+            return node
+        }?.close()
     }
-
-    /// Counters of local discovery, once started.
-    public var localDiscoveryStatistics: LocalDiscovery.Statistics? { discovery.withLock { $0.local?.service.statistics } }
 
     /// The wire info-hashes that discovery may look for and announce: public torrents and magnet links being fetched.
     func discoverableHashes() -> [SHA1Hash] {
@@ -79,12 +92,11 @@ extension Session {
 
     /// Peers a discovery service found for `hash` go to its public torrent, or to its metadata fetch.
     private func found(_ peers: [PeerAddress], for hash: SHA1Hash, source: PeerSource) {
-        let named = peers.map { (host: $0.ip.description, port: Int($0.port)) }
         if let torrent = torrent(for: hash), !torrent.metainfo.info.isPrivate {
-            torrent.addPeers(named)
+            torrent.addPeers(peers)
             torrent.emit.yield(.peersFound(count: peers.count, source: source))
         } else if let fetch = fetches.withLock({ $0[hash] }) {
-            fetch.addPeers(named)
+            fetch.addPeers(peers)
             fetch.emit.yield(.peersFound(count: peers.count, source: source))
         }
     }
@@ -99,7 +111,7 @@ extension Session {
     static let dhtConcurrentLookups = 16
 
     /// Starts the session's DHT node (BEP 5) if the settings allow it, on the UDP port of the same number as the
-    /// listening port (or `port`), joining through `bootstrap` and the nodes of `state` (from ``dhtState``).
+    /// listening port (or `port`), joining through `bootstrap` and the nodes of `state` (from ``DHTService/state``).
     /// Public torrents and magnet links being fetched are looked up, and announced on the listening port,
     /// every 15 minutes (magnet links every minute until their metadata comes); the peers found become
     /// candidates. ``close()`` stops it.
@@ -113,32 +125,34 @@ extension Session {
         }
         service.bootstrap(from: bootstrap)
         let task = Task { [weak self] in
-            var looked: [SHA1Hash: ContinuousClock.Instant] = [:]
+            var schedule = AnnounceSchedule()
             while !Task.isCancelled, let self {
                 if self.settings.discovery.dht {
-                    let current = self.discoverableHashes()
+                    let now = ContinuousClock.now
                     let fetching = self.fetches.withLock { Set($0.keys) }
-                    looked = looked.filter { current.contains($0.key) }
+                    let due = schedule.due(among: self.discoverableHashes(), interval: { fetching.contains($0) ? Self.dhtFetchInterval : Self.dhtAnnounceInterval },
+                                           now: now)
                     // A few lookups at a time: a session of many torrents must not start them all in one second.
-                    for hash in current where service.activeLookups < Self.dhtConcurrentLookups {
-                        let interval = fetching.contains(hash) ? Self.dhtFetchInterval : Self.dhtAnnounceInterval
-                        guard looked[hash].map({ .now - $0 >= interval }) ?? true else { continue }
+                    for hash in due where service.activeLookups < Self.dhtConcurrentLookups {
                         let port = self.context.listenPort.flatMap { UInt16(exactly: $0) }
-                        if service.findPeers(hash, announcePort: port) { looked[hash] = .now }
+                        if service.findPeers(hash, announcePort: port) { schedule.done(hash, now: now) }
                     }
                 }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        let replaced = discovery.withLock { discovery in
-            defer { discovery.dht = (service, task) }
-            return discovery.dht
+        let replacedTask = discovery.withLock { discovery in
+            defer { discovery.dhtTask = task }
+            return discovery.dhtTask
         }
-        context.dhtNode.withLock { $0 = service }
-        replaced?.task.cancel()
-        replaced?.service.close()
+        let replaced = context.dhtNode.withLock { node in
+            defer { node = service }
+            return node
+        }
+        replacedTask?.cancel()
+        replaced?.close()
     }
 
     /// The DHT node, once started: its statistics, table and state to save.
-    public var dht: DHTService? { discovery.withLock { $0.dht?.service } }
+    public var dht: DHTService? { context.dhtNode.withLock { $0 } }
 }

@@ -79,6 +79,11 @@ public final class Torrent: Sendable {
         core.withLock { $0.candidates.add(peers) }
     }
 
+    /// Adds peers to connect to, by address.
+    public func addPeers(_ addresses: [PeerAddress]) {
+        core.withLock { $0.candidates.add(addresses) }
+    }
+
     /// Changes priorities while running: per file, in torrent order.
     public func setFilePriorities(_ priorities: [PiecePriority]) {
         core.withLock { $0.setFilePriorities(priorities, layout: storage.layout) }

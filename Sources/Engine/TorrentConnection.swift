@@ -95,7 +95,7 @@ extension Torrent {
                         state: inout PeerConnectionState) throws -> (messages: [PeerMessage], serve: [BlockRequest]) {
         var batch = PeerBatch()
         var replies: [PeerMessage] = []
-        var discovered: [(host: String, port: Int)] = []
+        var discovered: [PeerAddress] = []
         for message in messages {
             if case .port(let port) = message, handshake.extensions.contains(.dht), let ip = handle.ip {
                 context.dhtNode.withLock { $0 }?.addNode(PeerAddress(ip: ip, port: port))

@@ -47,7 +47,7 @@ extension Torrent {
 
     /// Takes in a peer's `ut_pex` message: its added peers become candidates (the user's block and allow lists
     /// apply when they are tried). Returns the peers to add; malformed or too frequent messages give none.
-    func receivePeerExchange(_ payload: ByteBuffer, from name: String, view: PeerView) -> [(host: String, port: Int)] {
+    func receivePeerExchange(_ payload: ByteBuffer, from name: String, view: PeerView) -> [PeerAddress] {
         let now = ContinuousClock.now
         guard usesPeerExchange else { return [] }
         if let last = view.lastPeerExchange, now - last < Self.peerExchangeMinimumGap { return [] }
@@ -55,6 +55,6 @@ extension Torrent {
         guard let message = try? PeerExchangeMessage(parsing: Array(payload.readableBytesView)) else { return [] }
         emit.yield(.peerExchange(from: name, added: message.added.count, dropped: message.dropped.count))
         // BEP 11: no single source should supply all the candidates; 50 a message, 20 s apart at most.
-        return message.added.prefix(PeerExchangeMessage.maxEntries).map { (host: $0.address.ip.description, port: Int($0.address.port)) }
+        return message.added.prefix(PeerExchangeMessage.maxEntries).map(\.address)
     }
 }

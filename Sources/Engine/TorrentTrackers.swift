@@ -125,18 +125,10 @@ extension Torrent {
                     let request = announceRequest(event: event, trackerID: trackerIDs[url])
                     do {
                         let response = try await context.announce(url, request)
-                        let settings = context.settings.trackers
-                        let interval = max(response.interval, response.minInterval ?? 0, Int(settings.minimumInterval.components.seconds))
+                        let interval = context.settings.trackers.interval(after: response)
                         next = .now + .seconds(interval)
-                        addPeers(response.peers.map { (host: $0.ip.description, port: Int($0.port)) })
-                        updateTracker(url) { status in
-                            status.state = .working
-                            status.warning = response.warning
-                            status.peers = response.peers.count
-                            status.seeders = response.seeders
-                            status.leechers = response.leechers
-                            status.nextAnnounceIn = interval
-                        }
+                        addPeers(response.peers)
+                        updateTracker(url) { $0.record(response, next: interval) }
                         if let id = response.trackerID { trackerIDs[url] = id }
                         if event == .completed { sentCompleted = true }
                         event = .none
@@ -153,7 +145,7 @@ extension Torrent {
                 }
                 if !answered {
                     failures += 1
-                    let delay = min(60 << min(failures - 1, 5), 1800)
+                    let delay = SessionSettings.Trackers.retryDelay(afterFailures: failures)
                     next = .now + .seconds(delay)
                     for url in order.tiers[tier] { updateTracker(url, announcing: false) { $0.nextAnnounceIn = delay } }
                 }
@@ -184,6 +176,29 @@ extension Torrent {
         }
         if announcing, let updated { emit.yield(.tracker(updated)) }
     }
+}
+
+extension TrackerStatus {
+    /// An answer came: the tracker works, and says this of the swarm; the next announce is in `next` seconds.
+    mutating func record(_ response: AnnounceResponse, next: Int) {
+        state = .working
+        warning = response.warning
+        peers = response.peers.count
+        seeders = response.seeders
+        leechers = response.leechers
+        nextAnnounceIn = next
+    }
+}
+
+extension SessionSettings.Trackers {
+    /// Seconds to the next announce after an answer: the tracker's interval, never below its `min interval` or
+    /// the session's minimum.
+    func interval(after response: AnnounceResponse) -> Int {
+        max(response.interval, response.minInterval ?? 0, Int(minimumInterval.components.seconds))
+    }
+
+    /// Seconds before trying again after `failures` failed rounds in a row: 60 s, doubling, at most 30 minutes.
+    static func retryDelay(afterFailures failures: Int) -> Int { min(60 << min(failures - 1, 5), 1800) }
 }
 
 extension SessionContext {

@@ -49,10 +49,7 @@ public final class LocalDiscovery: Sendable {
 
     private struct State {
         var statistics = Statistics()
-        var perSource: [IPAddress: Int] = [:]
-        var minute = ContinuousClock.now
-        var second = ContinuousClock.now
-        var thisSecond = 0
+        var limit: ArrivalLimiter
     }
 
     private init(configuration: Configuration, receivers: [any Channel], senders: [(channel: any Channel, group: SocketAddress, host: String)],
@@ -61,7 +58,8 @@ public final class LocalDiscovery: Sendable {
         self.receivers = receivers
         self.senders = senders
         self.cookie = cookie
-        state = Mutex(State())
+        state = Mutex(State(limit: ArrivalLimiter(perSource: configuration.perSourcePerMinute, per: .seconds(60),
+                                                  perSecond: configuration.perSecond)))
     }
 
     /// Why discovery could not start.
@@ -107,7 +105,7 @@ public final class LocalDiscovery: Sendable {
                 // Other clients on this machine listen on the same port: reuse it.
                 var bootstrap = DatagramBootstrap(group: group)
                 // The IPv6 socket takes IPv6 only, or IPv4 announces would arrive twice.
-                if !family { bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1) }
+                if !family { bootstrap = bootstrap.channelOption(.ipv6Only, value: 1) }
                 let receiver = try await bootstrap
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
@@ -186,22 +184,11 @@ public final class LocalDiscovery: Sendable {
         let announce = try? LocalAnnounce(parsing: bytes.readableBytesView)
         let accepted = state.withLock { state -> IPAddress? in
             state.statistics.received += 1
-            if now - state.minute > .seconds(60) {
-                state.minute = now
-                state.perSource = [:]
-            }
-            if now - state.second > .seconds(1) {
-                state.second = now
-                state.thisSecond = 0
-            }
             // Local discovery is local: an announce from a public address came by unicast from afar, not by multicast.
-            guard let announce, announce.cookie != cookie, let ip = source.ip, ip.isLocalNetwork, state.thisSecond < configuration.perSecond,
-                  state.perSource[ip, default: 0] < configuration.perSourcePerMinute, state.perSource.count < 4096 || state.perSource[ip] != nil else {
+            guard let announce, announce.cookie != cookie, let ip = source.ip, ip.isLocalNetwork, state.limit.admit(ip, now: now) else {
                 state.statistics.dropped += 1
                 return nil
             }
-            state.thisSecond += 1
-            state.perSource[ip, default: 0] += 1
             return ip
         }
         if let announce, let accepted { onAnnounce(announce, accepted) }

@@ -56,3 +56,8 @@ package final class LateReference<Value: AnyObject & Sendable>: Sendable {
         set { value.withLock { $0 = newValue } }
     }
 }
+
+extension ChannelOption where Self == ChannelOptions.Types.SocketOption {
+    /// IPV6_V6ONLY: an IPv6 socket that takes no IPv4, beside an IPv4 socket on the same port.
+    package static var ipv6Only: Self { .init(level: .ipv6, name: .ipv6_v6only) }
+}

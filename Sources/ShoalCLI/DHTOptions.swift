@@ -54,5 +54,5 @@ func saveDHTState(_ service: DHTService, to path: String?) {
 
 /// The saved routing table, if there is a readable one.
 func loadDHTState(from path: String?) -> [UInt8]? {
-    path.flatMap { try? readBoundedFile($0, limit: 256 << 10) }
+    path.flatMap { try? readBoundedFile($0, limit: DHTService.maxStateSize) }
 }

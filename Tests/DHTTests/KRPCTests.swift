@@ -23,7 +23,7 @@ private func rejection(_ bytes: [UInt8]) -> KRPCError.Reason? {
     @Test("BEP 5's example messages decode to what they say and encode back byte for byte")
     func bep5Examples() throws {
         let examples: [(String, KRPCMessage.Body)] = [
-            ("d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee", .error(.generic("A Generic Error Ocurred"))),
+            ("d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee", .error(.init(code: 201, message: "A Generic Error Ocurred"))),
             ("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe", .query(.init(sender: queryingID, method: .ping))),
             ("d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re", .response(.init(id: queriedID))),
             ("d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz123456e1:q9:find_node1:t2:aa1:y1:qe",

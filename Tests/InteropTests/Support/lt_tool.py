@@ -1257,25 +1257,18 @@ def main(argv):
     _discovery_args(pd)
     pd.set_defaults(fn=cmd_download)
 
-    pm = sub.add_parser("download-magnet")
-    pm.add_argument("magnet")
-    pm.add_argument("save_dir")
-    pm.add_argument("--peer", type=_loopback_endpoint, help="loopback HOST:PORT to connect to")
-    pm.add_argument("--timeout", type=float, default=120.0)
-    pm.add_argument("--plain", action="store_true", help="no MSE/PE encryption, in or out")
-    _peer_tracker_args(pm)
-    _discovery_args(pm)
-    pm.set_defaults(fn=cmd_download_magnet)
-
-    pf = sub.add_parser("fetch-metadata")
-    pf.add_argument("magnet")
-    pf.add_argument("out")
-    pf.add_argument("--peer", type=_loopback_endpoint, help="loopback HOST:PORT to connect to")
-    pf.add_argument("--timeout", type=float, default=60.0)
-    pf.add_argument("--plain", action="store_true", help="no MSE/PE encryption, in or out")
-    _peer_tracker_args(pf)
-    _discovery_args(pf)
-    pf.set_defaults(fn=cmd_fetch_metadata)
+    # The two magnet commands differ in their second argument, default timeout and what they do.
+    for name, target, timeout, fn in (("download-magnet", "save_dir", 120.0, cmd_download_magnet),
+                                      ("fetch-metadata", "out", 60.0, cmd_fetch_metadata)):
+        pm = sub.add_parser(name)
+        pm.add_argument("magnet")
+        pm.add_argument(target)
+        pm.add_argument("--peer", type=_loopback_endpoint, help="loopback HOST:PORT to connect to")
+        pm.add_argument("--timeout", type=float, default=timeout)
+        pm.add_argument("--plain", action="store_true", help="no MSE/PE encryption, in or out")
+        _peer_tracker_args(pm)
+        _discovery_args(pm)
+        pm.set_defaults(fn=fn)
 
     pn = sub.add_parser("dht-node")
     pn.add_argument("--port", type=int, default=0, help="UDP (and TCP) port on 127.0.0.1; 0 = any free one")
